@@ -1,0 +1,22 @@
+# Copyright 2026 enet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ENet model, checkpoint format and third-party checkpoint conversion (pure PyTorch, no ROS)."""
+
+from enet_ros.model.checkpoint import (CheckpointError, CheckpointMeta, ClassInfo, Preprocessing, load_model,
+                                       read_checkpoint, save_checkpoint)
+from enet_ros.model.enet import ENet, ENetArch
+
+__all__ = ['CheckpointError', 'CheckpointMeta', 'ClassInfo', 'ENet', 'ENetArch', 'Preprocessing', 'load_model',
+           'read_checkpoint', 'save_checkpoint']
