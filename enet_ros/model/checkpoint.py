@@ -186,6 +186,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)  # str subclasses (e.g. torch.__version__) would need unpickling code
     if hasattr(value, 'item') and not isinstance(value, torch.Tensor):
         return value.item()
     return value
@@ -239,9 +241,12 @@ def read_torch_file(path: PathLike) -> Any:
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # torch raises several types (UnpicklingError, RuntimeError, EOFError)
+        text = str(exc)
+        detail = next((line.strip() for line in text.splitlines() if 'Unsupported global' in line),
+                      text.splitlines()[0] if text else '')
         raise CheckpointError(f'cannot read {path!r} as a PyTorch weights file with weights_only=True '
-                              f'({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""}). '
-                              'Files holding pickled code are refused; re-save the state_dict only.') from exc
+                              f'({type(exc).__name__}: {detail}). Files holding pickled code are '
+                              'refused; re-save the state_dict only.') from exc
 
 
 def is_enet_ros_checkpoint(obj: Any) -> bool:

@@ -72,6 +72,8 @@ class ENetArch:
             ``'conv'``: BatchNorm over the convolution branch only (seed, ntkhoa95).
         initial_pool_kernel: Max-pooling window of the initial block: 2 (2x2, stride 2) or 3 (3x3, stride 2,
             padding 1, as in davidtvs' current code).
+        downsample_pool_kernel: Main-branch max pooling of the downsampling bottlenecks: 2 (2x2, stride 2,
+            the paper) or 3 (3x3, stride 2, padding 1, as in davidtvs' 2018 code).
         downsample_projection: ``'2x2'``: the extension branch starts with a 2x2 stride-2 projection followed
             by a 3x3 convolution (paper); ``'1x1'``: a 1x1 projection followed by a 3x3 stride-2
             convolution (seed, ntkhoa95).
@@ -100,6 +102,7 @@ class ENetArch:
     initial_conv_bias: bool = False
     initial_bn: str = 'concat'
     initial_pool_kernel: int = 2
+    downsample_pool_kernel: int = 2
     downsample_projection: str = '2x2'
     conv_bias: bool = False
     expansion_activation: bool = False
@@ -119,6 +122,7 @@ class ENetArch:
             'decoder_activation': ('prelu', 'relu'),
             'initial_bn': ('concat', 'conv'),
             'initial_pool_kernel': (2, 3),
+            'downsample_pool_kernel': (2, 3),
             'downsample_projection': ('2x2', '1x1'),
             'asymmetric_order': ('5x1,1x5', '1x5,5x1'),
             'upsample_kernel': (2, 3),
@@ -197,47 +201,94 @@ class ConvBNAct(nn.Module):
 
 
 class MaxPoolWithIndices(nn.Module):
-    """2x2 stride-2 max pooling that also returns where each maximum was, for :class:`MaxUnpool`.
+    """Stride-2 max pooling (2x2, or 3x3 with padding 1) that also returns where each maximum was.
 
-    ``impl='native'`` returns PyTorch's flat indices; ``impl='pixel_shuffle'`` returns the position
-    (0..3, row-major) of the maximum inside each 2x2 window, computed with space-to-depth and argmax
-    (the first maximum wins, as in PyTorch's max pooling), which exports to ONNX/TensorRT.
+    ``impl='native'`` returns PyTorch's flat indices (``max_pool2d(return_indices=True)``);
+    ``impl='pixel_shuffle'`` returns the position of the maximum inside its window (row-major, 0..3 for
+    2x2, 0..8 for 3x3), found with strided slices and argmax. Both take the first maximum of a window, as
+    PyTorch does, and the second exports to ONNX / TensorRT (no MaxPool indices output).
+
+    Args:
+        kernel: 2 or 3.
 
     Shape:
-        Input ``(N, C, H, W)`` with H, W even; output ``(N, C, H/2, W/2)`` and indices (int64).
+        Input ``(N, C, H, W)`` with H, W even; output ``(N, C, H/2, W/2)`` and int64 indices of that shape
+        (for ``pixel_shuffle`` with kernel 2: ``(N, C, 1, H/2, W/2)``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kernel: int = 2) -> None:
         super().__init__()
         self.impl = 'native'
+        self.kernel = kernel
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
         if self.impl == 'native':
-            return F.max_pool2d(x, kernel_size=2, stride=2, return_indices=True)
-        windows = F.pixel_unshuffle(x, 2).unflatten(1, (x.shape[1], 4))  # (N, C, 4, H/2, W/2)
-        position = windows.argmax(dim=2, keepdim=True)
-        return windows.amax(dim=2), position
+            pad = (self.kernel - 1) // 2
+            return F.max_pool2d(x, self.kernel, stride=2, padding=pad, return_indices=True)
+        if self.kernel == 2:
+            windows = F.pixel_unshuffle(x, 2).unflatten(1, (x.shape[1], 4))  # (N, C, 4, H/2, W/2)
+            return windows.amax(dim=2), windows.argmax(dim=2, keepdim=True)
+        # 3x3 windows centred on (2i, 2j): pad one row/column of -inf on top/left; the window's rows are
+        # 2i-1..2i+1. The nine window positions are strided slices, stacked in row-major order.
+        h, w = x.shape[-2] // 2, x.shape[-1] // 2
+        padded = F.pad(x, (1, 0, 1, 0), value=float('-inf'))
+        windows = torch.stack([padded[:, :, di:di + 2 * h:2, dj:dj + 2 * w:2]
+                               for di in range(3) for dj in range(3)], dim=2)
+        return windows.amax(dim=2), windows.argmax(dim=2)
 
 
 class MaxUnpool(nn.Module):
     """Inverse of :class:`MaxPoolWithIndices`: put each value back where its window's maximum was.
 
+    For 3x3 windows, neighbouring windows overlap; when two windows chose the same pixel, the later window
+    (row-major order) wins, as in PyTorch's CPU ``max_unpool2d``.
+
+    Args:
+        kernel: The pooling's window size, 2 or 3.
+
     Shape:
         Input ``(N, C, h, w)`` and the indices of the matching pooling; output ``(N, C, 2h, 2w)``, zeros
-        at the other three positions of each window.
+        where no window's maximum was.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kernel: int = 2) -> None:
         super().__init__()
         self.impl = 'native'
-        self.register_buffer('window_positions', torch.arange(4).reshape(1, 1, 4, 1, 1), persistent=False)
+        self.kernel = kernel
+        self.register_buffer('window_positions', torch.arange(4).reshape(1, 1, 4, 1, 1),
+                             persistent=False)
 
     def forward(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.impl == 'native':
             return F.max_unpool2d(x, indices, kernel_size=2, stride=2)
-        selected = indices == self.window_positions  # (N, C, 4, h, w) bool, one True per window
-        spread = x.unsqueeze(2) * selected.to(x.dtype)
-        return F.pixel_shuffle(spread.flatten(1, 2), 2)
+        if self.kernel == 2:
+            selected = indices == self.window_positions  # (N, C, 4, h, w) bool, one True per window
+            spread = x.unsqueeze(2) * selected.to(x.dtype)
+            return F.pixel_shuffle(spread.flatten(1, 2), 2)
+        return self._unpool3(x, indices)
+
+    @staticmethod
+    def _unpool3(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """3x3 windows: build the four pixel phases (even/odd row x even/odd column) by selection."""
+        zero = torch.zeros_like(x[:, :, :1, :1])
+        # Values and positions of the window to the right (b+1), below (a+1) and diagonal (a+1, b+1);
+        # a missing neighbour has position -1 (never selected).
+        x_r = F.pad(x[:, :, :, 1:], (0, 1))
+        x_d = F.pad(x[:, :, 1:, :], (0, 0, 0, 1))
+        x_rd = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
+        k_r = F.pad(k[:, :, :, 1:], (0, 1), value=-1)
+        k_d = F.pad(k[:, :, 1:, :], (0, 0, 0, 1), value=-1)
+        k_rd = F.pad(k[:, :, 1:, 1:], (0, 1, 0, 1), value=-1)
+        # Pixel (2a, 2b): only window (a, b), position 4 (its centre).
+        ee = torch.where(k == 4, x, zero)
+        # Pixel (2a, 2b+1): window (a, b+1) at position 3 wins over window (a, b) at position 5.
+        eo = torch.where(k_r == 3, x_r, torch.where(k == 5, x, zero))
+        # Pixel (2a+1, 2b): window (a+1, b) at 1 wins over window (a, b) at 7.
+        oe = torch.where(k_d == 1, x_d, torch.where(k == 7, x, zero))
+        # Pixel (2a+1, 2b+1): windows (a+1, b+1)@0 > (a+1, b)@2 > (a, b+1)@6 > (a, b)@8.
+        oo = torch.where(k_rd == 0, x_rd, torch.where(
+            k_d == 2, x_d, torch.where(k_r == 6, x_r, torch.where(k == 8, x, zero))))
+        return F.pixel_shuffle(torch.stack((ee, eo, oe, oo), dim=2).flatten(1, 2), 2)
 
 
 class InitialBlock(nn.Module):
@@ -301,7 +352,7 @@ class DownsamplingBottleneck(nn.Module):
         else:
             proj = nn.Conv2d(in_channels, internal, 1, bias=False)
             conv = nn.Conv2d(internal, internal, 3, stride=2, padding=1, bias=arch.conv_bias)
-        self.pool = MaxPoolWithIndices()
+        self.pool = MaxPoolWithIndices(arch.downsample_pool_kernel)
         self.proj = ConvBNAct(proj, act=_activation(act, internal, per))
         self.conv = ConvBNAct(conv, act=_activation(act, internal, per))
         self.expand = ConvBNAct(
@@ -377,7 +428,7 @@ class UpsamplingBottleneck(nn.Module):
         act, per = arch.decoder_activation, arch.prelu_per_channel
         self.main = ConvBNAct(nn.Conv2d(in_channels, out_channels, 1, bias=not arch.upsample_main_bn),
                               bn=arch.upsample_main_bn)
-        self.unpool = MaxUnpool()
+        self.unpool = MaxUnpool(arch.downsample_pool_kernel)
         self.proj = ConvBNAct(nn.Conv2d(in_channels, internal, 1, bias=False),
                               act=_activation(act, internal, per))
         if arch.upsample_kernel == 3:

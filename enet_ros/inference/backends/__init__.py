@@ -1,0 +1,104 @@
+# Copyright 2026 enet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Inference backends, chosen by name and imported only when chosen.
+
+A backend runs the network on a preprocessed batch: ``run(x)`` maps ``(N, 3, h, w)`` (on
+``backend.device``, dtype ``backend.dtype``) to logits ``(N, C, h, w)``. Pre- and postprocessing are shared
+(:mod:`enet_ros.inference.preprocess`), so backends differ only in how the network runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Dict, Tuple
+
+import torch
+
+# name -> (module, class, pip package that provides it)
+BACKENDS: Dict[str, Tuple[str, str, str]] = {
+    'torch': ('enet_ros.inference.backends.torch_backend', 'TorchBackend', 'torch'),
+    'onnxruntime': ('enet_ros.inference.backends.ort_backend', 'OnnxRuntimeBackend', 'onnxruntime'),
+    'tensorrt': ('enet_ros.inference.backends.tensorrt_backend', 'TensorRTBackend', 'tensorrt'),
+}
+PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+class Backend:
+    """Interface of an inference backend (see the module docstring).
+
+    Attributes:
+        name: Backend name (a key of :data:`BACKENDS`).
+        device: Torch device the input batch must be on.
+        dtype: Torch dtype the input batch must have.
+        memory_format: Memory format the input batch should have.
+        description: One line for logs (provider, precision, engine file ...).
+    """
+
+    name = 'base'
+    device = torch.device('cpu')
+    dtype = torch.float32
+    memory_format = torch.contiguous_format
+    description = ''
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits ``(N, C, h, w)`` for the preprocessed batch ``x`` ``(N, 3, h, w)``."""
+        raise NotImplementedError
+
+
+def parse_device(device: str) -> torch.device:
+    """Parse ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+
+    Raises:
+        ValueError: For another string, or CUDA requested where it is unavailable (naming what exists).
+    """
+    text = str(device).strip().lower()
+    if text == 'cpu':
+        return torch.device('cpu')
+    if text == 'cuda' or text.startswith('cuda:'):
+        if not torch.cuda.is_available():
+            raise ValueError(f'device {device!r}: CUDA is not available to this torch '
+                             f'({torch.__version__}); use device cpu or install a CUDA build of torch')
+        dev = torch.device(text)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f'device {device!r}: only {torch.cuda.device_count()} CUDA device(s) exist')
+        return dev
+    raise ValueError(f"device {device!r} is not 'cpu', 'cuda' or 'cuda:N'")
+
+
+def parse_precision(precision: str) -> torch.dtype:
+    """Map ``fp32`` / ``fp16`` / ``bf16`` to a torch dtype; raise ValueError otherwise."""
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision {precision!r} is not one of {", ".join(PRECISIONS)}')
+    return PRECISIONS[precision]
+
+
+def backend_class(name: str) -> type:
+    """Import and return the backend class called ``name``.
+
+    Raises:
+        ValueError: For an unknown backend name (listing the known ones).
+        ImportError: When the backend's package is missing, naming the package and how to install it.
+    """
+    if name not in BACKENDS:
+        raise ValueError(f'unknown backend {name!r}; choose one of {", ".join(BACKENDS)}')
+    module_name, class_name, package = BACKENDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = getattr(exc, 'name', None) or package
+        raise ImportError(f'backend {name!r} needs the Python package {missing!r}, which is not importable '
+                          f'here ({exc}). Install it (pip install {package}) or choose another backend.'
+                          ) from exc
+    return getattr(module, class_name)

@@ -1,0 +1,166 @@
+# Copyright 2026 enet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The :class:`Segmenter`: images in; class ids, confidence and probabilities out (pure, no ROS)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from enet_ros.inference.backends import backend_class
+from enet_ros.inference.preprocess import (class_ids_and_confidence, check_image, logits_to_image,
+                                           Normalizer, plan_resize, preprocess, ResizePlan,
+                                           to_batch_tensor)
+from enet_ros.model.checkpoint import CheckpointMeta, load_model, RESIZE_POLICIES
+from enet_ros.model.enet import ENet
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Segmentation:
+    """Result for one image, at the image's own resolution.
+
+    Attributes:
+        class_ids: ``(H, W)`` uint8 class ids (uint16 when the model has more than 256 classes).
+        confidence: ``(H, W)`` float32 in [0, 1]: the maximum softmax probability per pixel.
+        probabilities: ``(C, H, W)`` float32 softmax probabilities when requested, else None.
+        timings_ms: ``preprocess``, ``model`` and ``postprocess`` wall times of the batch this image was in
+            (milliseconds; the model time includes a device synchronisation on CUDA).
+    """
+
+    class_ids: np.ndarray
+    confidence: np.ndarray
+    probabilities: Optional[np.ndarray] = None
+    timings_ms: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class Segmenter:
+    """Semantic segmentation with an ENet checkpoint on a chosen backend.
+
+    Preprocessing (channel order, scale, mean, std, network resolution) comes from the checkpoint; the
+    resize policy maps images to the network input and results back exactly
+    (:mod:`enet_ros.inference.preprocess`).
+
+    Args:
+        weights: Path of an enet_ros checkpoint, or an already loaded :class:`ENet` with ``meta``.
+        backend: ``'torch'``, ``'onnxruntime'`` or ``'tensorrt'``.
+        device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+        precision: ``'fp32'``, ``'fp16'`` or ``'bf16'``.
+        resize_policy: ``'stretch'``, ``'letterbox'`` or ``'native'``; default: the checkpoint's.
+        resolution: Network input ``(width, height)``; default: the checkpoint's (None: native).
+        input_order: Channel order of the images passed in: ``'RGB'`` (default) or ``'BGR'``.
+        warmup: Run the network once at ``resolution`` at construction (when known).
+        **backend_options: Passed to the backend (e.g. ``channels_last``, ``cuda_graphs``,
+            ``engine_cache_dir``, ``providers``).
+
+    Raises:
+        FileNotFoundError, CheckpointError: For unreadable weights.
+        ValueError: For an unknown backend, device, precision or resize policy.
+        ImportError: When the backend's package is missing (naming it).
+    """
+
+    def __init__(self, weights: Union[str, os.PathLike, ENet], backend: str = 'torch',
+                 device: str = 'cpu', precision: str = 'fp32', resize_policy: Optional[str] = None,
+                 resolution: Optional[Sequence[int]] = None, input_order: str = 'RGB',
+                 warmup: bool = True, **backend_options: Any) -> None:
+        cls = backend_class(backend)
+        model = weights if isinstance(weights, ENet) else load_model(weights)
+        if model.meta is None:
+            raise ValueError('the model has no checkpoint metadata (model.meta); load it with load_model()')
+        self.meta: CheckpointMeta = model.meta
+        prep = self.meta.preprocessing
+        self.resize_policy = resize_policy or prep.resize_policy
+        if self.resize_policy not in RESIZE_POLICIES:
+            raise ValueError(f'resize_policy {self.resize_policy!r} is not one of {RESIZE_POLICIES}')
+        self.resolution = tuple(resolution) if resolution is not None else prep.resolution
+        if self.resize_policy == 'native':
+            self.resolution = None
+        self.input_order = input_order
+        self.backend = cls(model, device=device, precision=precision, **backend_options)
+        self.device = self.backend.device
+        self.precision = precision
+        self.normalizer = Normalizer(prep, input_order).to(self.backend.device)
+        if warmup and self.resolution is not None:
+            w, h = self.resolution
+            self(np.zeros((h, w, 3), np.uint8))
+        LOG.debug('Segmenter ready: %s', self.backend.description)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes the model predicts."""
+        return self.meta.arch.num_classes
+
+    def plan(self, height: int, width: int) -> ResizePlan:
+        """The resize plan of an image of ``height`` x ``width`` pixels."""
+        return plan_resize((height, width), self.resolution, self.resize_policy)
+
+    def network_input(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Preprocess same-sized (H, W, 3) uint8 images into the backend's input batch."""
+        plan = self.plan(*images[0].shape[:2])
+        batch = to_batch_tensor(images, self.backend.device)
+        x = preprocess(batch, self.normalizer, plan, self.backend.memory_format)
+        return x.to(self.backend.dtype)
+
+    def __call__(self, images: Union[np.ndarray, Sequence[np.ndarray]],
+                 return_probabilities: bool = False) -> Union[Segmentation, List[Segmentation]]:
+        """Segment one image (H, W, 3) uint8, or a list of them (one per camera, sizes may differ).
+
+        Returns:
+            One :class:`Segmentation` for an array, a list (same order) for a list.
+
+        Raises:
+            ValueError: If an image is not a non-empty (H, W, 3) uint8 array.
+        """
+        single = isinstance(images, np.ndarray)
+        imgs = [images] if single else list(images)
+        if not imgs:
+            return []
+        for img in imgs:
+            check_image(img)
+        results: List[Optional[Segmentation]] = [None] * len(imgs)
+        # Images of one size share a plan and run as one batch.
+        groups: Dict[tuple, List[int]] = {}
+        for i, img in enumerate(imgs):
+            groups.setdefault(img.shape[:2], []).append(i)
+        for (h, w), idxs in groups.items():
+            plan = self.plan(h, w)
+            t0 = time.perf_counter()
+            x = self.network_input([imgs[i] for i in idxs])
+            t1 = time.perf_counter()
+            logits = self.backend.run(x)
+            if self.backend.device.type == 'cuda':
+                torch.cuda.synchronize(self.backend.device)
+            t2 = time.perf_counter()
+            logits = logits_to_image(logits, plan)
+            ids, conf, probs = class_ids_and_confidence(logits, return_probabilities)
+            ids_np = ids.cpu().numpy()
+            if ids_np.dtype != np.uint8:
+                ids_np = ids_np.astype(np.uint16)
+            conf_np = conf.cpu().numpy()
+            probs_np = probs.cpu().numpy() if probs is not None else None
+            t3 = time.perf_counter()
+            timings = {'preprocess': (t1 - t0) * 1e3, 'model': (t2 - t1) * 1e3,
+                       'postprocess': (t3 - t2) * 1e3}
+            for k, i in enumerate(idxs):
+                results[i] = Segmentation(ids_np[k], conf_np[k],
+                                          probs_np[k] if probs_np is not None else None, timings)
+        return results[0] if single else results
