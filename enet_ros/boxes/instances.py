@@ -1,0 +1,220 @@
+# Copyright 2026 enet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Split a semantic box mask into box instances (touching cartons included).
+
+Method (all image operations are OpenCV, whole-image and vectorised; the estimator runs them on
+its ``fit_stride`` grid, window sizes and pixel counts scaled accordingly):
+
+1. Cut pixels, where one carton may end and the next begin:
+
+   * pixels of the ``box_boundary`` class, when the segmentation model provides it;
+   * depth discontinuities: within a ``depth_step_window_px`` square window the valid depths span
+     more than ``max(depth_step_min_m, depth_step_ratio * z)`` (a step between stacked levels,
+     the gap between cartons, the side faces seen at the border of a top face); depth holes
+     neither cut nor join;
+   * with a colour image, thin dark lines: the morphological black-top-hat of the grey image
+     (``color_line_kernel_px``) above ``color_line_threshold`` grey levels. The slit between two
+     packed cartons is a dark line even when both tops are at the same height.
+
+2. Seeds: box pixels that are not cut (after growing the cuts by one pixel so that a one-pixel
+   gap in a cut line does not join two cartons), in 4-connected components of at least
+   ``min_seed_pixels``. Printing on a carton (bar codes, text) cuts closed islands out of a seed
+   but does not split it.
+
+3. Growth: every box pixel that is not a seed (the cut pixels, the islands) takes the label of the
+   nearest seed, one ring of pixels per iteration (all seeds grow together, so a contested pixel is
+   at most one pixel off the true half-way line), at most ``max_grow_px`` rings.
+
+The estimator then fits a plane per instance and merges an instance back into a coplanar neighbour
+when it is not rectangular but their union is (an occluding cable or a crease cut one carton in
+two; see :mod:`enet_ros.boxes.estimator`).
+
+Limits: two cartons at the same height with no visible slit (no dark line, no depth step) and no
+boundary class come out as one instance (reported with a low score when the union is not
+rectangular); a dark straight line across one carton (tape edge, printed stripe) splits it when
+both halves are rectangles. A colour image that is not registered to the depth (other camera,
+other moment) cuts in the wrong places: pass ``color=None`` then.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_SQUARE = np.ones((3, 3), np.uint8)
+
+
+def depth_step_cut(depth_m: np.ndarray, window_px: int, ratio: float,
+                   min_step_m: float) -> np.ndarray:
+    """Pixels near a depth discontinuity.
+
+    A valid pixel is a step when the valid depths in its square window span more than
+    ``max(min_step_m, ratio * depth)``. No smoothing: a median would erase the one-pixel slits
+    between cartons, and stereo depth noise between neighbouring pixels (a few millimetres at
+    1.5 m, mostly spatially correlated) stays well below the threshold up to about 3 m.
+
+    Args:
+        depth_m: (H, W) float32 depth along the optical axis, metres, 0 where invalid.
+        window_px: Odd side of the square window, pixels.
+        ratio: Relative step threshold (fraction of the depth).
+        min_step_m: Absolute lower bound of the threshold, metres.
+
+    Returns:
+        (H, W) bool step mask; invalid pixels are never steps and never count in a window.
+    """
+    kernel = np.ones((window_px, window_px), np.uint8)
+    far = np.ascontiguousarray(depth_m, dtype=np.float32)
+    # Invalid (0) pixels must not win the window minimum: lift them to 1e6 m for the erosion.
+    _, lift = cv2.threshold(far, 0.0, 1e6, cv2.THRESH_BINARY_INV)
+    near = cv2.add(far, lift)
+    span = cv2.subtract(cv2.dilate(far, kernel), cv2.erode(near, kernel))
+    thr = cv2.max(cv2.multiply(far, float(ratio)), float(min_step_m))
+    step = cv2.compare(span, thr, cv2.CMP_GT)
+    step = cv2.bitwise_and(step, cv2.compare(far, 0.0, cv2.CMP_GT))
+    return step.view(bool)
+
+
+def color_line_cut(gray: np.ndarray, kernel_px: int, threshold: float) -> np.ndarray:
+    """Thin dark lines (slits between cartons) in a grey image.
+
+    Args:
+        gray: (H, W) uint8 grey image.
+        kernel_px: Side of the square structuring element, pixels; lines thinner than about
+            ``kernel_px - 1`` respond.
+        threshold: Black-top-hat response threshold, grey levels (0..255).
+
+    Returns:
+        (H, W) bool line mask.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_px, kernel_px))
+    tophat = cv2.morphologyEx(np.ascontiguousarray(gray), cv2.MORPH_BLACKHAT, kernel)
+    return cv2.compare(tophat, float(threshold), cv2.CMP_GT).view(bool)
+
+
+def label_seeds(fg: np.ndarray, cut: np.ndarray, min_seed_pixels: int) -> Tuple[np.ndarray, int]:
+    """Label the connected components of the box pixels that are not cut.
+
+    Args:
+        fg: (H, W) bool box pixels.
+        cut: (H, W) bool cut pixels (already grown by the caller if wanted).
+        min_seed_pixels: Smallest seed kept, pixels.
+
+    Returns:
+        ``(labels, n)``: (H, W) uint16 seed labels 1..n (0 = no seed) and the seed count.
+    """
+    seeds = cv2.bitwise_and(np.ascontiguousarray(fg).view(np.uint8),
+                            cv2.bitwise_not(np.ascontiguousarray(cut).view(np.uint8)) & 1)
+    n_cc, cc = cv2.connectedComponents(seeds, connectivity=4, ltype=cv2.CV_16U)
+    if n_cc <= 1:
+        return np.zeros(fg.shape, np.uint16), 0
+    if n_cc >= np.iinfo(np.uint16).max:
+        raise ValueError(f'{n_cc - 1} box seeds in one image: more than the 65534 supported; '
+                         'check the mask (noise?) or raise min_seed_pixels')
+    areas = np.bincount(cc.ravel(), minlength=n_cc)
+    areas[0] = 0
+    keep = areas >= min_seed_pixels
+    n = int(keep.sum())
+    if n == n_cc - 1:
+        return cc, n
+    lut = np.zeros(n_cc, np.uint16)
+    lut[keep] = np.arange(1, n + 1, dtype=np.uint16)
+    return lut[cc], n
+
+
+def grow_labels(labels: np.ndarray, fg: np.ndarray, max_grow_px: int) -> np.ndarray:
+    """Give unlabelled box pixels the label of the nearest seed, one pixel ring at a time.
+
+    Args:
+        labels: (H, W) uint16 seed labels (0 = none); modified in place and returned.
+        fg: (H, W) bool pixels that may receive a label.
+        max_grow_px: Largest number of rings grown.
+
+    Returns:
+        The grown (H, W) uint16 labels; box pixels further than ``max_grow_px`` rings from any
+        seed stay 0.
+    """
+    fg_u8 = np.ascontiguousarray(fg).view(np.uint8)
+    left = -1
+    for _ in range(max_grow_px):
+        todo = cv2.bitwise_and(fg_u8, cv2.compare(labels, 0, cv2.CMP_EQ))
+        n_todo = cv2.countNonZero(todo)
+        if n_todo == 0 or n_todo == left:
+            break
+        left = n_todo
+        cv2.copyTo(cv2.dilate(labels, _SQUARE), todo, labels)   # labels[todo] = grown[todo]
+    return labels
+
+
+def max_pool(mask: np.ndarray, stride: int) -> np.ndarray:
+    """Any-pixel pooling of a bool mask onto the ``stride`` grid.
+
+    Args:
+        mask: (H, W) bool.
+        stride: Grid step, pixels.
+
+    Returns:
+        (ceil(H / stride), ceil(W / stride)) bool: True where any pixel of the ``stride`` x
+        ``stride`` cell starting at the grid point is True.
+    """
+    if stride == 1:
+        return np.ascontiguousarray(mask)
+    kernel = np.ones((stride, stride), np.uint8)
+    pooled = cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), kernel, anchor=(0, 0))
+    return np.ascontiguousarray(pooled[::stride, ::stride]).view(bool)
+
+
+def segment_instances(fg: np.ndarray, *, cut: Optional[np.ndarray] = None,
+                      depth_m: Optional[np.ndarray] = None, depth_step_window_px: int = 5,
+                      depth_step_ratio: float = 0.01, depth_step_min_m: float = 0.01,
+                      min_seed_pixels: int = 80, max_grow_px: int = 40,
+                      min_pixels: int = 200) -> Tuple[np.ndarray, np.ndarray]:
+    """Label box instances in a box mask (see the module docstring for the method).
+
+    Args:
+        fg: (H, W) bool box pixels.
+        cut: (H, W) bool cut pixels from other cues (``box_boundary`` class, colour lines), or
+            None.
+        depth_m: (H, W) float32 depth, metres, 0 where invalid, or None (no depth cue).
+        depth_step_window_px: Window of the depth-step cue, pixels (odd).
+        depth_step_ratio: Depth-step threshold relative to the depth.
+        depth_step_min_m: Smallest depth-step threshold, metres.
+        min_seed_pixels: Smallest seed, pixels.
+        max_grow_px: Most rings grown from the seeds, pixels.
+        min_pixels: Smallest instance kept, pixels.
+
+    Returns:
+        ``(labels, sizes)``: (H, W) int32 instance labels 1..N in raster order of the seeds
+        (0 = no instance) and (N,) int64 pixel count of each instance.
+    """
+    cuts = np.zeros(fg.shape, bool) if cut is None else cut.copy()
+    if depth_m is not None:
+        cuts |= depth_step_cut(depth_m, depth_step_window_px, depth_step_ratio,
+                               depth_step_min_m)
+    cuts = cv2.dilate(cuts.view(np.uint8), _CROSS).view(bool)
+    labels, n = label_seeds(fg, cuts, min_seed_pixels)
+    if n == 0:
+        return np.zeros(fg.shape, np.int32), np.zeros(0, np.int64)
+    labels = grow_labels(labels, fg, max_grow_px)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes >= min_pixels
+    keep[0] = False
+    if keep[1:].all():
+        return labels.astype(np.int32), sizes[1:].astype(np.int64)
+    lut = np.zeros(n + 1, np.int32)
+    lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return lut[labels], sizes[keep].astype(np.int64)

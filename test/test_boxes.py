@@ -1,0 +1,465 @@
+# Copyright 2026 enet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Box pose estimator on ray-cast scenes with exact ground truth (enet_ros.boxes, no ROS)."""
+
+import cv2
+from enet_ros.boxes import (BoxEstimatorConfig, CameraModel, estimate_boxes,
+                            matrix_to_quaternion, quaternion_to_matrix)
+from enet_ros.boxes import synthetic as syn
+import numpy as np
+import pytest
+
+BOX = (0.255, 0.155, 0.10)
+
+
+def _camera(width=640, height=480, f=600.0, d=None, model='plumb_bob'):
+    k = np.array([[f, 0.0, (width - 1) / 2 + 3.0], [0.0, f * 1.002, (height - 1) / 2 - 2.0],
+                  [0.0, 0.0, 1.0]])
+    return CameraModel(K=k, D=np.zeros(0) if d is None else np.asarray(d), width=width,
+                       height=height, distortion_model=model)
+
+
+def _single_box_scene(camera, tilt=(0.0, 0.0), yaw=0.0, xy=(0.0, 0.0), distance=1.2,
+                      size=BOX, seed=0):
+    surface = syn.look_down_rotation(*tilt)
+    origin = np.array([0.0, 0.0, distance])
+    box = syn.make_box(surface, origin, xy, yaw, size)
+    normal = surface[:, 2]
+    floor = np.concatenate([normal, [-float(normal @ origin)]])
+    return syn.render_scene(camera, [box], floor, rim_m=0.002, seed=seed)
+
+
+def _match(result, scene):
+    """Pair each estimated box with the ground-truth box it mostly covers."""
+    pairs = []
+    for box in result:
+        ids = scene.instance[result.labels == box.instance_id]
+        gt = int(np.bincount(ids).argmax()) - 1
+        pairs.append((box, scene.boxes[gt] if gt >= 0 else None))
+    return pairs
+
+
+def _errors(box, gt):
+    """Centre (m), size (m, length and width), normal (deg) and yaw (deg, mod 180) errors."""
+    centre = float(np.linalg.norm(box.position_m - gt.centre_m))
+    size = np.abs(box.size_m[:2] - gt.size_m[:2])
+    normal = np.degrees(np.arccos(np.clip(box.normal @ gt.rotation[:, 2], -1.0, 1.0)))
+    x_est = box.rotation_matrix[:, 0]
+    yaw = np.degrees(np.arccos(np.clip(abs(x_est @ gt.rotation[:, 0]), -1.0, 1.0)))
+    return centre, size, normal, yaw
+
+
+# --------------------------------------------------------------------------------------------
+# Camera model
+
+
+def test_camera_validation():
+    k = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    with pytest.raises(ValueError, match='equidistant'):
+        CameraModel(K=k, D=np.array([0.1, 0, 0, 0]), width=640, height=480,
+                    distortion_model='equidistant')
+    with pytest.raises(ValueError, match='coefficients'):
+        CameraModel(K=k, D=np.array([0.1, 0.0, 0.0]), width=640, height=480)
+    with pytest.raises(ValueError, match='3x3'):
+        CameraModel(K=np.eye(2), D=np.zeros(5), width=640, height=480)
+    with pytest.raises(ValueError, match='positive'):
+        CameraModel(K=k, D=np.zeros(5), width=0, height=480)
+    cam = CameraModel(K=k, D=np.zeros(5), width=640, height=480)
+    assert not cam.has_distortion
+    assert cam.K.dtype == np.float64 and cam.D.dtype == np.float64
+
+
+def test_camera_scaled_to_keeps_pixel_centre_convention():
+    k = np.array([[1000.0, 0.0, 639.5], [0.0, 1000.0, 479.5], [0.0, 0.0, 1.0]])
+    cam = CameraModel(K=k, D=np.array([0.1, -0.05, 0.001, 0.002, 0.0]), width=1280, height=960)
+    half = cam.scaled_to(640, 480)
+    np.testing.assert_allclose(half.K, [[500.0, 0.0, 319.5], [0.0, 500.0, 239.5], [0, 0, 1]])
+    np.testing.assert_array_equal(half.D, cam.D)
+    assert cam.scaled_to(1280, 960) is cam
+    # The same point seen at both resolutions lands on the same relative position.
+    pt = np.array([[0.1, -0.05, 1.3]])
+    uv_full, uv_half = cam.project(pt)[0], half.project(pt)[0]
+    np.testing.assert_allclose((uv_half + 0.5) * 2.0 - 0.5, uv_full, atol=1e-9)
+    with pytest.raises(ValueError, match='1280x960.*1280x720'):
+        cam.scaled_to(1280, 720)
+
+
+@pytest.mark.parametrize('model,d', [
+    ('plumb_bob', [-0.28, 0.09, 0.0008, -0.0005, -0.012]),
+    ('rational_polynomial', [0.35, -0.12, 0.0006, 0.0004, 0.01, 0.7, -0.1, 0.03]),
+])
+def test_pixel_rays_match_an_independent_inversion(model, d):
+    cam = _camera(160, 120, f=150.0, d=d, model=model)
+    rays = cam.pixel_rays().astype(np.float64)
+    reference = syn.pixel_rays_reference(cam)
+    np.testing.assert_allclose(rays, reference, atol=2e-6)
+    # And projecting the rays gives back the pixel centres.
+    pts = np.concatenate([reference.reshape(-1, 2), np.ones((160 * 120, 1))], axis=1)
+    v, u = np.mgrid[0:120, 0:160]
+    uv = cam.project(pts)
+    np.testing.assert_allclose(uv, np.stack([u.ravel(), v.ravel()], axis=1), atol=1e-4)
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry on single boxes with known answers
+
+
+@pytest.mark.parametrize('tilt', [(0.0, 0.0), (18.0, -7.0), (-12.0, 25.0)])
+def test_tilted_plane(tilt):
+    cam = _camera()
+    scene = _single_box_scene(cam, tilt=tilt, yaw=12.0)
+    result = estimate_boxes(scene.mask, scene.depth_m, cam)
+    assert len(result) == 1
+    box, gt = _match(result, scene)[0]
+    centre, size, normal, yaw = _errors(box, gt)
+    assert normal < 0.2
+    assert centre < 0.003
+    assert np.all(size < 0.004)
+    assert yaw < 0.5
+    assert box.normal[2] < 0                         # towards the camera (it looks down)
+    assert float(box.normal @ box.position_m) < 0
+    assert abs(box.size_m[2] - BOX[2]) < 0.003       # the floor is the support plane
+
+
+@pytest.mark.parametrize('yaw', [0.0, 30.0, 89.0, 135.0])
+def test_rotated_rectangle_and_pose_convention(yaw):
+    cam = _camera()
+    scene = _single_box_scene(cam, tilt=(5.0, 3.0), yaw=yaw, xy=(0.05, -0.03))
+    result = estimate_boxes(scene.mask, scene.depth_m, cam)
+    box, gt = _match(result, scene)[0]
+    centre, size, normal, yaw_err = _errors(box, gt)
+    assert yaw_err < 0.5 and centre < 0.003 and normal < 0.2
+    rot = box.rotation_matrix
+    np.testing.assert_allclose(rot.T @ rot, np.eye(3), atol=1e-9)
+    assert np.linalg.det(rot) > 0.999                # right-handed
+    np.testing.assert_allclose(rot[:, 2], box.normal, atol=1e-9)
+    assert rot[0, 0] + rot[1, 0] >= 0                # the 180-degree rule
+    assert box.size_m[0] >= box.size_m[1]
+    # The corners are the projected top-face corners, in the documented order.
+    half = 0.5 * gt.size_m
+    x_gt = gt.rotation[:, 0] * np.sign(gt.rotation[:, 0] @ rot[:, 0])
+    y_gt = np.cross(gt.rotation[:, 2], x_gt)
+    exp = [gt.centre_m + sx * half[0] * x_gt + sy * half[1] * y_gt
+           for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    np.testing.assert_allclose(box.corners_px, cam.project(np.array(exp)), atol=1.5)
+    assert box.corners_px.dtype == np.float32 and box.corners_px.shape == (4, 2)
+
+
+def test_quaternion_helpers_round_trip():
+    rng = np.random.default_rng(3)
+    q = rng.normal(size=(50, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q[q[:, 3] < 0] *= -1
+    rot = quaternion_to_matrix(q)
+    np.testing.assert_allclose(matrix_to_quaternion(rot), q, atol=1e-9)
+    np.testing.assert_allclose(matrix_to_quaternion(np.eye(3)), [0, 0, 0, 1])
+
+
+def test_millimetres_and_metres_give_the_same_pose():
+    cam = _camera()
+    scene = _single_box_scene(cam, tilt=(8.0, -4.0), yaw=20.0)
+    mm = syn.realsense_depth(scene.depth_m, np.random.default_rng(1), as_uint16=True)
+    metres = np.where(mm > 0, mm.astype(np.float32) / np.float32(1000.0), np.nan)
+    a = estimate_boxes(scene.mask, mm, cam)[0]
+    b = estimate_boxes(scene.mask, metres.astype(np.float32), cam)[0]
+    c = estimate_boxes(scene.mask, metres.astype(np.float64), cam)[0]
+    for other in (b, c):
+        np.testing.assert_allclose(other.position_m, a.position_m, atol=1e-6)
+        np.testing.assert_allclose(other.quaternion_xyzw, a.quaternion_xyzw, atol=1e-6)
+        np.testing.assert_allclose(other.size_m, a.size_m, atol=1e-6)
+    _, size, normal, _ = _errors(a, _match(estimate_boxes(scene.mask, mm, cam), scene)[0][1])
+    assert normal < 1.0 and np.all(size < 0.005)
+
+
+@pytest.mark.parametrize('encoding', ['nan', 'zero_float', 'zero_uint16'])
+def test_depth_holes(encoding):
+    cam = _camera()
+    scene = _single_box_scene(cam, tilt=(6.0, 2.0), yaw=-15.0)
+    rng = np.random.default_rng(2)
+    depth = scene.depth_m.copy()
+    holes = rng.random(depth.shape) < 0.25
+    # and a large blob without data in the middle of the top face
+    cv2.circle(holes.view(np.uint8), tuple(int(c) for c in
+                                           cam.project(scene.boxes[0].centre_m[None])[0]), 15, 1,
+               -1)
+    if encoding == 'nan':
+        depth[holes] = np.nan
+    elif encoding == 'zero_float':
+        depth[holes] = 0.0
+    else:
+        depth = np.where(holes | np.isnan(depth), 0, np.round(depth * 1000)).astype(np.uint16)
+    result = estimate_boxes(scene.mask, depth, cam)
+    assert len(result) == 1
+    box, gt = _match(result, scene)[0]
+    centre, size, normal, yaw = _errors(box, gt)
+    assert centre < 0.004 and np.all(size < 0.005) and normal < 0.5 and yaw < 1.0
+    assert 0.6 < box.valid_depth_ratio < 0.8
+
+
+def test_distortion_is_honoured():
+    d = [-0.3, 0.1, 0.0, 0.0, -0.02]
+    cam = _camera(d=d)
+    scene = _single_box_scene(cam, yaw=25.0, xy=(0.28, 0.18), distance=1.0)  # off-centre
+    depth = scene.depth_m
+    good = estimate_boxes(scene.mask, depth, cam)
+    box, gt = _match(good, scene)[0]
+    centre, size, normal, yaw = _errors(box, gt)
+    assert centre < 0.004 and np.all(size < 0.005) and normal < 0.5 and yaw < 0.5
+    # The same data read as if there were no distortion is clearly wrong.
+    pinhole = CameraModel(K=cam.K, D=np.zeros(5), width=cam.width, height=cam.height)
+    bad = estimate_boxes(scene.mask, depth, pinhole)
+    centre_bad, size_bad, normal_bad, _ = _errors(bad[0], gt)
+    assert centre_bad > 0.015 or normal_bad > 3.0 or np.any(size_bad > 0.01)
+
+
+def test_row_column_order_on_a_non_square_image():
+    cam = _camera(width=400, height=240, f=300.0)
+    # Box to the right of and above the optical axis: camera x > 0, y < 0.
+    scene = _single_box_scene(cam, xy=(0.25, 0.12), distance=1.2, yaw=0.0)
+    result = estimate_boxes(scene.mask, scene.depth_m, cam)
+    box = result[0]
+    assert box.position_m[0] > 0.15 and box.position_m[1] < -0.05
+    u, v = box.corners_px.mean(axis=0)
+    assert u > cam.K[0, 2] + 50 and v < cam.K[1, 2] - 20
+    ys, xs = np.nonzero(result.labels == box.instance_id)
+    assert abs(xs.mean() - u) < 3 and abs(ys.mean() - v) < 3
+    assert result.labels.shape == (240, 400) and result.labels.dtype == np.int32
+    # A transposed image does not fit the camera and is refused.
+    with pytest.raises(ValueError, match='400x240'):
+        estimate_boxes(scene.mask.T, scene.depth_m.T, cam)
+
+
+def test_resolution_mismatched_camera_info_is_scaled_or_rejected():
+    cam = _camera()
+    scene = _single_box_scene(cam, tilt=(4.0, 4.0), yaw=10.0)
+    ref = estimate_boxes(scene.mask, scene.depth_m, cam)[0]
+    k2 = cam.K.copy()
+    k2[:2, :2] *= 2.0
+    k2[:2, 2] = (cam.K[:2, 2] + 0.5) * 2.0 - 0.5
+    big = CameraModel(K=k2, D=cam.D, width=1280, height=960)
+    scaled = estimate_boxes(scene.mask, scene.depth_m, big)
+    np.testing.assert_allclose(scaled[0].position_m, ref.position_m, atol=1e-6)
+    np.testing.assert_allclose(scaled.camera.K, cam.K, atol=1e-9)
+    wide = CameraModel(K=k2, D=cam.D, width=1280, height=720)
+    with pytest.raises(ValueError, match='1280x720.*640x480'):
+        estimate_boxes(scene.mask, scene.depth_m, wide)
+
+
+# --------------------------------------------------------------------------------------------
+# Accuracy on pallet-like scenes with RealSense-like depth
+
+
+@pytest.mark.parametrize('stride', [2, 1])
+def test_accuracy_realsense_like_noise(stride):
+    cam = _camera(f=605.0)
+    cfg = BoxEstimatorConfig(fit_stride=stride)
+    centre, size, normal, yaw, height, n_found, n_gt = [], [], [], [], [], 0, 0
+    for seed, (dist, tilt) in enumerate([(1.3, (4.0, -3.0)), (1.5, (-6.0, 5.0)),
+                                         (1.2, (10.0, 2.0))]):
+        boxes, floor = syn.pallet_scene(cam, rows=3, cols=4, distance_m=dist, gap_m=0.025,
+                                        tilt_deg=tilt, yaw_jitter_deg=4.0, seed=seed)
+        scene = syn.render_scene(cam, boxes, floor, rim_m=0.002, seed=seed)
+        depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(seed + 10))
+        result = estimate_boxes(scene.mask, depth, cam, config=cfg)
+        n_found += len(result)
+        n_gt += len(boxes)
+        for box, gt in _match(result, scene):
+            c, s, n, y = _errors(box, gt)
+            centre.append(c)
+            size.extend(s)
+            normal.append(n)
+            yaw.append(y)
+            height.append(abs(box.size_m[2] - gt.size_m[2]))
+    assert n_found == n_gt
+    assert np.median(centre) <= 0.005 and np.max(centre) < 0.01
+    assert np.median(size) <= 0.005
+    assert np.median(normal) <= 1.0
+    assert np.median(yaw) <= 2.0
+    assert np.median(height) <= 0.005
+
+
+def test_deterministic_with_seed():
+    cam = _camera()
+    boxes, floor = syn.pallet_scene(cam, rows=2, cols=2, distance_m=1.3, gap_m=0.03, seed=4)
+    scene = syn.render_scene(cam, boxes, floor)
+    depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(0))
+    a = estimate_boxes(scene.mask, depth, cam)
+    b = estimate_boxes(scene.mask, depth, cam)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.position_m, y.position_m)
+        np.testing.assert_array_equal(x.quaternion_xyzw, y.quaternion_xyzw)
+    np.testing.assert_array_equal(a.labels, b.labels)
+
+
+# --------------------------------------------------------------------------------------------
+# Touching boxes
+
+
+def _touching_scene(cam, heights=(0.1, 0.1, 0.1, 0.1), boundary_px=0, rim_m=0.0):
+    surface = syn.look_down_rotation(3.0, -2.0)
+    origin = np.array([0.0, 0.0, 1.3])
+    boxes = []
+    for i, (dx, dy) in enumerate([(-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5)]):
+        boxes.append(syn.make_box(surface, origin, (dx * BOX[0], dy * BOX[1]), 0.0,
+                                  (BOX[0], BOX[1], heights[i])))
+    normal = surface[:, 2]
+    floor = np.concatenate([normal, [-float(normal @ origin)]])
+    return syn.render_scene(cam, boxes, floor, boundary_px=boundary_px, rim_m=rim_m)
+
+
+def _instance_ious(result, scene):
+    ious = []
+    for i in range(len(scene.boxes)):
+        gt = scene.instance == i + 1
+        best = max(((result.labels == b.instance_id) & gt).sum()
+                   / ((result.labels == b.instance_id) | gt).sum() for b in result)
+        ious.append(best)
+    return np.array(ious)
+
+
+def test_touching_boxes_split_by_boundary_class():
+    cam = _camera()
+    scene = _touching_scene(cam, boundary_px=2)
+    assert (scene.mask == 2).any()
+    depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(0))
+    result = estimate_boxes(scene.mask, depth, cam)
+    assert len(result) == 4
+    assert np.all(_instance_ious(result, scene) > 0.85)
+    for box, gt in _match(result, scene):
+        c, s, n, y = _errors(box, gt)
+        assert c < 0.006 and np.all(s < 0.008) and n < 1.5 and y < 1.5
+
+
+def test_touching_boxes_split_by_colour_slits():
+    cam = _camera()
+    scene = _touching_scene(cam, rim_m=0.002)
+    depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(0))
+    fg = scene.mask > 0
+    assert cv2.connectedComponents(fg.view(np.uint8))[0] == 2   # one blob
+    result = estimate_boxes(fg, depth, cam, color=scene.color)
+    assert len(result) == 4
+    assert np.all(_instance_ious(result, scene) > 0.9)
+    for box, gt in _match(result, scene):
+        c, s, n, y = _errors(box, gt)
+        assert c < 0.005 and np.all(s < 0.006) and n < 1.0 and y < 1.0
+
+
+def test_touching_boxes_split_by_depth_steps():
+    cam = _camera()
+    scene = _touching_scene(cam, heights=(0.10, 0.14, 0.17, 0.12))
+    depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(0))
+    result = estimate_boxes(scene.mask > 0, depth, cam)
+    assert len(result) == 4
+    assert np.all(_instance_ious(result, scene) > 0.8)
+
+
+def test_touching_boxes_without_any_cue_stay_one_instance():
+    # The documented limit: same height, no slit, no boundary class.
+    cam = _camera()
+    scene = _touching_scene(cam)
+    depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(0))
+    result = estimate_boxes(scene.mask > 0, depth, cam, color=scene.color)
+    assert len(result) == 1
+    assert result[0].size_m[0] == pytest.approx(2 * BOX[0], abs=0.01)
+
+
+def test_cable_across_a_box_does_not_split_it():
+    cam = _camera()
+    scene = _single_box_scene(cam, yaw=5.0)
+    color = scene.color.copy()
+    u, v = cam.project(scene.boxes[0].centre_m[None])[0]
+    # A dark curve from one long edge to the other: two non-rectangular parts.
+    pts = np.array([[u - 120 + t, v - 50 + 0.004 * t * t] for t in range(0, 200, 4)], np.int32)
+    cv2.polylines(color, [pts], False, (20, 20, 20), 2)
+    result = estimate_boxes(scene.mask, scene.depth_m, cam, color=color)
+    assert len(result) == 1
+    box, gt = _match(result, scene)[0]
+    c, s, n, y = _errors(box, gt)
+    assert c < 0.004 and np.all(s < 0.005)
+
+
+# --------------------------------------------------------------------------------------------
+# Without depth
+
+
+def test_without_depth_gives_image_rectangles():
+    cam = _camera()
+    scene = _single_box_scene(cam, yaw=30.0)
+    result = estimate_boxes(scene.mask, None, cam)
+    box = result[0]
+    assert not box.has_pose
+    assert np.all(np.isnan(box.position_m)) and np.all(np.isnan(box.size_m))
+    gt = scene.boxes[0]
+    half = 0.5 * gt.size_m
+    corners = [gt.centre_m + sx * half[0] * gt.rotation[:, 0] + sy * half[1] * gt.rotation[:, 1]
+               for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    exp = cam.project(np.array(corners))
+    # Same quadrilateral, up to the corner order's starting point.
+    d = [np.abs(np.roll(box.corners_px, k, axis=0) - exp).max() for k in range(4)]
+    assert min(d) < 2.0
+    assert 0.9 < box.score <= 1.0
+    # No camera is needed for the 2D result.
+    assert len(estimate_boxes(scene.mask, None, None)) == 1
+
+
+def test_without_depth_on_a_working_plane():
+    cam = _camera()
+    scene = _single_box_scene(cam, tilt=(6.0, -3.0), yaw=-20.0)
+    gt = scene.boxes[0]
+    n = gt.rotation[:, 2]
+    plane = (n[0], n[1], n[2], -float(n @ gt.centre_m))
+    floor = tuple(scene.floor)
+    cfg = BoxEstimatorConfig(working_plane=plane, support_plane=floor)
+    box = estimate_boxes(scene.mask, None, cam, config=cfg)[0]
+    c, s, nerr, y = _errors(box, gt)
+    assert c < 0.003 and np.all(s < 0.004) and nerr < 1e-6 and y < 0.5
+    assert box.size_m[2] == pytest.approx(gt.size_m[2], abs=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+
+
+def test_input_validation():
+    cam = _camera(64, 48, f=60.0)
+    mask = np.zeros((48, 64), np.uint8)
+    depth = np.ones((48, 64), np.float32)
+    with pytest.raises(ValueError, match='integer class ids or bool'):
+        estimate_boxes(mask.astype(np.float32), depth, cam)
+    with pytest.raises(ValueError, match='dtype int32'):
+        estimate_boxes(mask, depth.astype(np.int32), cam)
+    with pytest.raises(ValueError, match='shape'):
+        estimate_boxes(mask, depth[:, :60], cam)
+    with pytest.raises(ValueError, match='camera'):
+        estimate_boxes(mask, depth, None)
+    with pytest.raises(ValueError, match='color'):
+        estimate_boxes(mask, depth, cam, color=np.zeros((48, 64, 3), np.float32))
+    with pytest.raises(ValueError, match='min_pixels'):
+        BoxEstimatorConfig(min_pixels=0)
+    with pytest.raises(ValueError, match='both box and boundary'):
+        BoxEstimatorConfig(box_class_ids=(1, 2))
+    with pytest.raises(ValueError, match='working_plane'):
+        BoxEstimatorConfig(working_plane=(0.0, 0.0, 0.0, 1.0))
+    empty = estimate_boxes(mask, depth, cam)
+    assert len(empty) == 0 and empty.labels.shape == (48, 64) and not empty.labels.any()
+
+
+def test_box_class_ids_are_configurable():
+    cam = _camera()
+    scene = _single_box_scene(cam)
+    mask = np.where(scene.mask > 0, 7, 3).astype(np.int32)
+    assert len(estimate_boxes(mask, scene.depth_m, cam)) == 0
+    cfg = BoxEstimatorConfig(box_class_ids=(7,), boundary_class_ids=())
+    assert len(estimate_boxes(mask, scene.depth_m, cam, config=cfg)) == 1
