@@ -31,7 +31,8 @@ setup(
         ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.xml')),
         ('share/' + package_name + '/models', glob('models/*.pt') + glob('models/*.md')),
     ],
-    # Only packages that carry pip metadata on a ROS install too (Debian's python3-numpy/-yaml/-tqdm do,
+    # Only packages that carry pip metadata on a ROS install too (Debian's
+    # python3-numpy/-yaml/-tqdm do,
     # python3-opencv does not): console scripts made by `setup.py install` check these at start-up.
     install_requires=['setuptools', 'numpy>=1.24', 'torch>=2.1,<3', 'PyYAML>=5.4', 'tqdm>=4.60'],
     extras_require={
@@ -47,9 +48,6 @@ setup(
     license='Apache-2.0',
     tests_require=['pytest'],
     entry_points={
-        'console_scripts': [
-            'enet-ros = enet_ros.cli:main',
-            'enet_node = enet_ros.ros.node:main',
-        ],
+        'console_scripts': ['enet-ros = enet_ros.cli:main', 'enet_node = enet_ros.ros.node:main']
     },
 )

@@ -14,9 +14,12 @@
 
 """Segmentation metrics: confusion matrix, per-class IoU, mIoU, pixel accuracy (pure NumPy).
 
-Conventions (as in the CamVid / Cityscapes benchmarks): pixels whose ground truth is the ignore index (or
-outside ``0..C-1``) are left out entirely; a prediction of the ignore class on a valid pixel counts as an
-error; the mIoU averages the IoU of every class except the ignore index, over classes that occur in the
+Conventions (as in the CamVid / Cityscapes benchmarks): pixels whose ground truth is the ignore
+    index (or
+outside ``0..C-1``) are left out entirely; a prediction of the ignore class on a valid pixel counts
+as an
+error; the mIoU averages the IoU of every class except the ignore index, over classes that occur in
+the
 ground truth or the predictions (a class absent from both has no IoU and is left out of the mean).
 """
 
@@ -48,7 +51,9 @@ class ConfusionMatrix:
             ValueError: If the shapes differ.
         """
         if prediction.shape != target.shape:
-            raise ValueError(f'prediction {prediction.shape} and label {target.shape} differ in size')
+            raise ValueError(
+                f'prediction {prediction.shape} and label {target.shape} differ in size'
+            )
         t = target.astype(np.int64, copy=False).ravel()
         p = prediction.astype(np.int64, copy=False).ravel()
         valid = (t >= 0) & (t < self.num_classes)
@@ -56,8 +61,9 @@ class ConfusionMatrix:
             valid &= t != self.ignore_index
         p = np.clip(p[valid], 0, self.num_classes - 1)
         idx = t[valid] * self.num_classes + p
-        self.matrix += np.bincount(idx, minlength=self.num_classes ** 2).reshape(
-            self.num_classes, self.num_classes)
+        self.matrix += np.bincount(idx, minlength=self.num_classes**2).reshape(
+            self.num_classes, self.num_classes
+        )
 
     def iou(self) -> np.ndarray:
         """Per-class IoU ``(C,)`` float64; NaN for classes absent from labels and predictions."""
@@ -98,20 +104,35 @@ class EvaluationReport:
         return dataclasses.asdict(self)
 
 
-def make_report(cm: ConfusionMatrix, class_names: Sequence[str], num_images: int) -> EvaluationReport:
+def make_report(
+    cm: ConfusionMatrix, class_names: Sequence[str], num_images: int
+) -> EvaluationReport:
     """Summarise a confusion matrix as an :class:`EvaluationReport`."""
     ious = cm.iou()
-    per_class = {class_names[c]: (None if np.isnan(ious[c]) else float(ious[c]))
-                 for c in cm.evaluated_classes()}
-    return EvaluationReport(miou=cm.miou(), pixel_accuracy=cm.pixel_accuracy(), per_class_iou=per_class,
-                            num_images=num_images, confusion_matrix=cm.matrix.tolist(),
-                            class_names=list(class_names), ignore_index=cm.ignore_index)
+    per_class = {
+        class_names[c]: (None if np.isnan(ious[c]) else float(ious[c]))
+        for c in cm.evaluated_classes()
+    }
+    return EvaluationReport(
+        miou=cm.miou(),
+        pixel_accuracy=cm.pixel_accuracy(),
+        per_class_iou=per_class,
+        num_images=num_images,
+        confusion_matrix=cm.matrix.tolist(),
+        class_names=list(class_names),
+        ignore_index=cm.ignore_index,
+    )
 
 
-def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: str,
-                          title: str = 'Confusion matrix (rows: ground truth, normalised)') -> None:
+def plot_confusion_matrix(
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    path: str,
+    title: str = 'Confusion matrix (rows: ground truth, normalised)',
+) -> None:
     """Write a row-normalised confusion matrix PNG with matplotlib (Agg backend)."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -129,20 +150,29 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: 
     for i in range(n):
         for j in range(n):
             if norm[i, j] >= 0.01:
-                ax.text(j, i, f'{norm[i, j]:.2f}', ha='center', va='center', fontsize=6,
-                        color='white' if norm[i, j] > 0.5 else 'black')
+                ax.text(
+                    j,
+                    i,
+                    f'{norm[i, j]:.2f}',
+                    ha='center',
+                    va='center',
+                    fontsize=6,
+                    color='white' if norm[i, j] > 0.5 else 'black',
+                )
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def evaluate_dataset(segmenter, dataset, limit: Optional[int] = None,
-                     progress: bool = True) -> ConfusionMatrix:
+def evaluate_dataset(
+    segmenter, dataset, limit: Optional[int] = None, progress: bool = True
+) -> ConfusionMatrix:
     """Run ``segmenter`` over ``dataset`` and accumulate the confusion matrix.
 
     Args:
-        segmenter: A :class:`enet_ros.inference.Segmenter` (its own preprocessing is used, so the figures
+        segmenter: A :class:`enet_ros.inference.Segmenter` (its own preprocessing is used, so the
+            figures
             match what the node produces).
         dataset: A :class:`enet_ros.data.SegmentationDataset` whose class ids match the model's.
         limit: Evaluate only the first ``limit`` samples.
@@ -152,10 +182,13 @@ def evaluate_dataset(segmenter, dataset, limit: Optional[int] = None,
         ValueError: If the dataset's class count differs from the model's.
     """
     from tqdm import tqdm
+
     n_model = segmenter.num_classes
     n_data = dataset.classes.num_classes
     if n_model != n_data:
-        raise ValueError(f'the model predicts {n_model} classes but dataset {dataset.name} has {n_data}')
+        raise ValueError(
+            f'the model predicts {n_model} classes but dataset {dataset.name} has {n_data}'
+        )
     ignore = dataset.classes.ignore_index
     cm = ConfusionMatrix(n_model, ignore)
     count = len(dataset) if limit is None else min(limit, len(dataset))

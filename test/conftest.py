@@ -52,7 +52,7 @@ def pytest_collection_modifyitems(config, items):
         has_cuda = False
     if has_cuda:
         return
-    skip = pytest.mark.skip(reason='needs CUDA: torch.cuda.is_available() is False on this machine')
+    skip = pytest.mark.skip(reason='needs CUDA: torch.cuda.is_available() is False here')
     for item in items:
         if 'gpu' in item.keywords:
             item.add_marker(skip)

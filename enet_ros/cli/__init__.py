@@ -14,9 +14,12 @@
 
 """The ``enet-ros`` command line: one program, subcommands loaded on demand.
 
-Each subcommand lives in ``enet_ros/cli/<module>.py`` with ``add_arguments(parser)`` and ``run(args) -> int``.
-Only the chosen subcommand's module is imported (as ros2cli loads its verbs), so ``enet-ros train`` works
-without rclpy and ``enet-ros node`` without onnx. A module imports its heavy dependencies inside ``run``.
+Each subcommand lives in ``enet_ros/cli/<module>.py`` with ``add_arguments(parser)`` and
+``run(args) -> int``.
+Only the chosen subcommand's module is imported (as ros2cli loads its verbs), so ``enet-ros train``
+works
+without rclpy and ``enet-ros node`` without onnx. A module imports its heavy dependencies inside
+``run``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from typing import Dict, List, Optional, Tuple
 COMMANDS: Dict[str, Tuple[str, str]] = {
     'convert': ('convert', 'convert a third-party ENet checkpoint into the enet_ros format'),
     'info': ('info', 'print what a checkpoint holds (classes, preprocessing, provenance)'),
-    'evaluate': ('evaluate', 'mIoU, per-class IoU, pixel accuracy and confusion matrix on a dataset'),
+    'evaluate': (
+        'evaluate',
+        'mIoU, per-class IoU, pixel accuracy and confusion matrix on a dataset',
+    ),
     'infer': ('infer', 'segment image files / folders: class-id PNG masks and colour overlays'),
     'export': ('export', 'export to ONNX (no MaxUnpool node) and verify parity against PyTorch'),
     'benchmark': ('benchmark', 'latency / throughput / memory of a backend vs the seed code'),
@@ -39,14 +45,20 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'train': ('train', 'train ENet from a YAML config'),
     'node': ('node', 'run the ROS 2 segmentation node (takes --ros-args)'),
     'replay': ('replay', 'replay a rosbag2 through the live node, record outputs, report'),
-    'bag-from-images': ('bag_from_images', 'turn a folder of images into a rosbag2 of sensor_msgs/Image'),
+    'bag-from-images': (
+        'bag_from_images',
+        'turn a folder of images into a rosbag2 of sensor_msgs/Image',
+    ),
 }
 
 
 def _usage() -> str:
     width = max(len(n) for n in COMMANDS)
-    lines = ['usage: enet-ros COMMAND [options]   (enet-ros COMMAND -h for a command\'s options)', '',
-             'commands:']
+    lines = [
+        "usage: enet-ros COMMAND [options]   (enet-ros COMMAND -h for a command's options)",
+        '',
+        'commands:',
+    ]
     lines += [f'  {name.ljust(width)}  {help_}' for name, (_, help_) in COMMANDS.items()]
     return '\n'.join(lines)
 
@@ -64,22 +76,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(f'enet_ros.cli.{module_name}')
     parser = argparse.ArgumentParser(prog=f'enet-ros {name}', description=help_)
-    parser.add_argument('--log-level', default='INFO',
-                        choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'], help='logging level')
+    parser.add_argument(
+        '--log-level',
+        default='INFO',
+        choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'],
+        help='logging level',
+    )
     module.add_arguments(parser)
     if getattr(module, 'PASS_UNKNOWN_ARGS', False):  # e.g. `node` forwards --ros-args to rclpy
         args, extra = parser.parse_known_args(argv[1:])
         args.extra_args = extra
     else:
         args = parser.parse_args(argv[1:])
-    logging.basicConfig(level=getattr(logging, args.log_level),
-                        format='[%(levelname)s] %(name)s: %(message)s')
+    logging.basicConfig(
+        level=getattr(logging, args.log_level), format='[%(levelname)s] %(name)s: %(message)s'
+    )
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return 130
     except (FileNotFoundError, ValueError, RuntimeError, ImportError) as exc:
-        # Expected user-facing failures (bad paths, bad values, missing optional packages): one clear line.
+        # Expected user-facing failures (bad paths, bad values, missing optional packages): one
+        # clear line.
         if args.log_level == 'DEBUG':
             raise
         print(f'enet-ros {name}: error: {exc}', file=sys.stderr)

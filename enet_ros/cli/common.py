@@ -19,17 +19,28 @@ import argparse
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--backend``, ``--device``, ``--precision`` and ``--resize-policy``."""
-    parser.add_argument('--backend', default='torch', choices=['torch', 'onnxruntime', 'tensorrt'],
-                        help='inference backend (default: torch)')
+    parser.add_argument(
+        '--backend',
+        default='torch',
+        choices=['torch', 'onnxruntime', 'tensorrt'],
+        help='inference backend (default: torch)',
+    )
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N' (default: cpu)")
-    parser.add_argument('--precision', default='fp32', choices=['fp32', 'fp16', 'bf16'],
-                        help='inference precision (default: fp32)')
-    parser.add_argument('--resize-policy', choices=['stretch', 'letterbox', 'native'],
-                        help="how images reach the network resolution (default: the checkpoint's)")
+    parser.add_argument(
+        '--precision',
+        default='fp32',
+        choices=['fp32', 'fp16', 'bf16'],
+        help='inference precision (default: fp32)',
+    )
+    parser.add_argument(
+        '--resize-policy',
+        choices=['stretch', 'letterbox', 'native'],
+        help="how images reach the network resolution (default: the checkpoint's)",
+    )
 
 
 def parse_size(text: str) -> tuple:
-    """Parse ``WxH`` (pixels) into ``(width, height)``; raise ValueError naming the format otherwise."""
+    """Parse ``WxH`` (pixels) into ``(width, height)``; raise ValueError otherwise."""
     try:
         w, h = (int(v) for v in text.lower().split('x'))
     except ValueError:

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``enet-ros evaluate``: mIoU, per-class IoU, pixel accuracy and a confusion matrix on a dataset."""
+"""``enet-ros evaluate``: mIoU, per-class IoU, pixel accuracy and confusion matrix of a dataset."""
 
 import argparse
 import json
@@ -28,8 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--format', default='camvid', help='dataset format (camvid, folder, ...)')
     parser.add_argument('--split', default='test', help='split to evaluate (default: test)')
     parser.add_argument('--report', metavar='FILE.json', help='write the report as JSON here')
-    parser.add_argument('--plot', metavar='FILE.png',
-                        help='confusion-matrix plot (default: next to the report, .png)')
+    parser.add_argument(
+        '--plot',
+        metavar='FILE.png',
+        help='confusion-matrix plot (default: next to the report, .png)',
+    )
     parser.add_argument('--limit', type=int, help='evaluate only the first N images')
     add_backend_arguments(parser)
 
@@ -40,19 +43,30 @@ def run(args: argparse.Namespace) -> int:
     from enet_ros.evaluation import evaluate_dataset, make_report, plot_confusion_matrix
     from enet_ros.inference import Segmenter
 
-    segmenter = Segmenter(args.weights, backend=args.backend, device=args.device,
-                          precision=args.precision, resize_policy=args.resize_policy)
+    segmenter = Segmenter(
+        args.weights,
+        backend=args.backend,
+        device=args.device,
+        precision=args.precision,
+        resize_policy=args.resize_policy,
+    )
     dataset = open_dataset(args.data, args.format, args.split)
     cm = evaluate_dataset(segmenter, dataset, limit=args.limit)
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     report = make_report(cm, dataset.classes.names, count).to_dict()
     report['weights'] = os.path.abspath(args.weights)
-    report['dataset'] = {'root': os.path.abspath(args.data), 'format': args.format,
-                         'split': args.split}
-    report['settings'] = {'backend': args.backend, 'device': args.device,
-                          'precision': args.precision,
-                          'resize_policy': segmenter.resize_policy,
-                          'resolution': segmenter.resolution}
+    report['dataset'] = {
+        'root': os.path.abspath(args.data),
+        'format': args.format,
+        'split': args.split,
+    }
+    report['settings'] = {
+        'backend': args.backend,
+        'device': args.device,
+        'precision': args.precision,
+        'resize_policy': segmenter.resize_policy,
+        'resolution': segmenter.resolution,
+    }
     print(f'{dataset.name}: {count} images')
     for name, iou in report['per_class_iou'].items():
         print(f'  {name:<14} IoU {"n/a" if iou is None else f"{iou:.4f}"}')
@@ -62,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
         with open(args.report, 'w', encoding='utf-8') as f:
             json.dump(report, f, indent=2)
         print(f'report: {args.report}')
-    plot = args.plot or (os.path.splitext(args.report)[0] + '_confusion.png' if args.report else None)
+    plot = args.plot or (
+        os.path.splitext(args.report)[0] + '_confusion.png' if args.report else None
+    )
     if plot:
         plot_confusion_matrix(cm.matrix, dataset.classes.names, plot)
         print(f'confusion matrix: {plot}')

@@ -14,9 +14,18 @@
 
 """ENet model, checkpoint format and third-party checkpoint conversion (pure PyTorch, no ROS)."""
 
-from enet_ros.model.checkpoint import (CheckpointError, CheckpointMeta, ClassInfo, Preprocessing, load_model,
-                                       read_checkpoint, save_checkpoint)
+from enet_ros.model.checkpoint import (CheckpointError, CheckpointMeta, ClassInfo, load_model,
+                                       Preprocessing, read_checkpoint, save_checkpoint)
 from enet_ros.model.enet import ENet, ENetArch
 
-__all__ = ['CheckpointError', 'CheckpointMeta', 'ClassInfo', 'ENet', 'ENetArch', 'Preprocessing', 'load_model',
-           'read_checkpoint', 'save_checkpoint']
+__all__ = [
+    'CheckpointError',
+    'CheckpointMeta',
+    'ClassInfo',
+    'ENet',
+    'ENetArch',
+    'Preprocessing',
+    'load_model',
+    'read_checkpoint',
+    'save_checkpoint',
+]

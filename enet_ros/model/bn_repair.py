@@ -15,15 +15,20 @@
 """BatchNorm repair: re-estimate running statistics of BatchNorm layers from images.
 
 The seed code's checkpoints share ONE BatchNorm between two convolutions in every bottleneck; its
-running statistics are a blend of two layers' statistics, so the network is wrong in eval mode (2.5%
-mIoU on CamVid test, 45.8% with batch statistics). After conversion each use has its own BatchNorm with
-the affine parameters copied (:mod:`enet_ros.model.convert`); this module re-estimates their running
+running statistics are a blend of two layers' statistics, so the network is wrong in eval mode
+(2.5%
+mIoU on CamVid test, 45.8% with batch statistics). After conversion each use has its own BatchNorm
+with
+the affine parameters copied (:mod:`enet_ros.model.convert`); this module re-estimates their
+running
 mean and variance from representative images.
 
 Method: pass 1 puts the chosen BatchNorm layers in training mode with a cumulative moving average
-(``momentum=None``) while everything else (dropout included) stays in eval mode, as in the usual "BN
+(``momentum=None``) while everything else (dropout included) stays in eval mode, as in the usual
+"BN
 update" of stochastic weight averaging. Each further pass runs the whole network in eval mode and
-re-measures each chosen layer's input statistics with forward pre-hooks, so every layer's statistics are
+re-measures each chosen layer's input statistics with forward pre-hooks, so every layer's
+statistics are
 those of the activations it sees at inference (with its upstream layers already repaired).
 """
 
@@ -38,7 +43,9 @@ from torch import nn
 LOG = logging.getLogger(__name__)
 
 
-def batchnorm_layers(model: nn.Module, names: Optional[Sequence[str]] = None) -> Dict[str, nn.BatchNorm2d]:
+def batchnorm_layers(
+    model: nn.Module, names: Optional[Sequence[str]] = None
+) -> Dict[str, nn.BatchNorm2d]:
     """Return ``{name: module}`` of the model's BatchNorm2d layers (all, or those named).
 
     Raises:
@@ -57,14 +64,19 @@ def batchnorm_layers(model: nn.Module, names: Optional[Sequence[str]] = None) ->
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, batches: Callable[[], Iterable[torch.Tensor]],
-                          names: Optional[Sequence[str]] = None, passes: int = 2,
-                          progress: Optional[Callable[[Iterable], Iterable]] = None) -> List[str]:
+def recalibrate_batchnorm(
+    model: nn.Module,
+    batches: Callable[[], Iterable[torch.Tensor]],
+    names: Optional[Sequence[str]] = None,
+    passes: int = 2,
+    progress: Optional[Callable[[Iterable], Iterable]] = None,
+) -> List[str]:
     """Re-estimate the running statistics of BatchNorm layers, in place.
 
     Args:
         model: The network (left in eval mode afterwards).
-        batches: Callable returning a fresh iterable of preprocessed input batches ``(N, 3, H, W)`` float
+        batches: Callable returning a fresh iterable of preprocessed input batches ``(N, 3, H, W)``
+            float
             on the model's device (called once per pass).
         names: Names of the BatchNorm layers to repair (default: all).
         passes: Number of passes over the images (>= 1; see the module docstring).
@@ -110,6 +122,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Callable[[], Iterable[torch
                 mean = x.mean(dims)
                 var = x.var(dims, unbiased=n > 1)
                 sums[name].append(torch.stack((mean, var)))
+
             return pre_hook
 
         handles = [m.register_forward_pre_hook(hook(n)) for n, m in layers.items()]
@@ -123,5 +136,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Callable[[], Iterable[torch
             stats = torch.stack(sums[n]).mean(0)
             m.running_mean.copy_(stats[0])
             m.running_var.copy_(stats[1])
-    LOG.info('re-estimated %d BatchNorm layers over %d images x %d passes', len(layers), count, passes)
+    LOG.info(
+        're-estimated %d BatchNorm layers over %d images x %d passes', len(layers), count, passes
+    )
     return list(layers)

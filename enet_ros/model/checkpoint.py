@@ -14,8 +14,10 @@
 
 """The self-describing enet_ros checkpoint format, and loading a model from it.
 
-A checkpoint is ONE file written by ``torch.save`` of plain containers only (dict, list, str, int, float,
-bool, None and tensors), so it loads with ``torch.load(..., weights_only=True)`` and never unpickles code::
+A checkpoint is ONE file written by ``torch.save`` of plain containers only (dict, list, str, int,
+float,
+bool, None and tensors), so it loads with ``torch.load(..., weights_only=True)`` and never
+unpickles code::
 
     {
       'format': 'enet_ros.checkpoint', 'format_version': 1,
@@ -27,7 +29,8 @@ bool, None and tensors), so it loads with ``torch.load(..., weights_only=True)``
       'provenance': {'source': str, 'method': str, 'metrics': {...}, ...free-form plain values},
     }
 
-The network input is ``((image[..., channel_order] * scale) - mean) / std`` as an ``(N, 3, H, W)`` float
+The network input is ``((image[..., channel_order] * scale) - mean) / std`` as an ``(N, 3, H, W)``
+float
 tensor, resized to ``resolution`` (width, height) by the resize policy when one is set.
 """
 
@@ -38,9 +41,8 @@ import logging
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import torch
-
 from enet_ros.model.enet import ENet, ENetArch
+import torch
 
 LOG = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ PathLike = Union[str, os.PathLike]
 
 
 class CheckpointError(ValueError):
-    """A checkpoint cannot be read or does not match the model; the message names the problem and fix."""
+    """A checkpoint is unreadable or does not fit the model; the message names problem and fix."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +66,8 @@ class ClassInfo:
     Attributes:
         names: One name per output channel (index = class id).
         colors: One ``(r, g, b)`` colour (0..255) per class, for overlays and colour masks.
-        ignore_index: Class id excluded from training losses and from mIoU (e.g. CamVid's void = 11), or
+        ignore_index: Class id excluded from training losses and from mIoU (e.g. CamVid's void =
+            11), or
             None.
     """
 
@@ -79,7 +82,9 @@ class ClassInfo:
         for c in self.colors:
             if len(c) != 3 or not all(0 <= int(v) <= 255 for v in c):
                 raise CheckpointError(f'class colour {c!r} is not an (r, g, b) triple in 0..255')
-        if self.ignore_index is not None and not 0 <= self.ignore_index < max(len(self.names), 256):
+        if self.ignore_index is not None and not 0 <= self.ignore_index < max(
+            len(self.names), 256
+        ):
             raise CheckpointError(f'ignore_index {self.ignore_index} is out of range')
 
     @property
@@ -89,15 +94,20 @@ class ClassInfo:
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain-container form stored in checkpoints."""
-        return {'names': list(self.names), 'colors': [list(map(int, c)) for c in self.colors],
-                'ignore_index': self.ignore_index}
+        return {
+            'names': list(self.names),
+            'colors': [list(map(int, c)) for c in self.colors],
+            'ignore_index': self.ignore_index,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> 'ClassInfo':
         """Inverse of :meth:`to_dict`."""
-        return cls(names=tuple(str(n) for n in data['names']),
-                   colors=tuple(tuple(int(v) for v in c) for c in data['colors']),
-                   ignore_index=None if data.get('ignore_index') is None else int(data['ignore_index']))
+        return cls(
+            names=tuple(str(n) for n in data['names']),
+            colors=tuple(tuple(int(v) for v in c) for c in data['colors']),
+            ignore_index=None if data.get('ignore_index') is None else int(data['ignore_index']),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,11 +118,13 @@ class Preprocessing:
 
     Attributes:
         channel_order: ``'RGB'`` or ``'BGR'``: the channel order the network expects.
-        scale: Multiplier applied to the uint8 values first (1/255 for 0..1 inputs, 1.0 for 0..255).
+        scale: Multiplier applied to the uint8 values first (1/255 for 0..1 inputs, 1.0 for
+            0..255).
         mean: Per-channel mean subtracted after scaling (in the network's channel order).
         std: Per-channel standard deviation divided after the mean.
         resolution: ``(width, height)`` in pixels the network was trained at, or None for any size.
-        resize_policy: Default way to reach ``resolution``: ``'stretch'`` (plain resize), ``'letterbox'``
+        resize_policy: Default way to reach ``resolution``: ``'stretch'`` (plain resize),
+            ``'letterbox'``
             (keep aspect, pad) or ``'native'`` (no resize: run at the image's own size).
     """
 
@@ -126,32 +138,49 @@ class Preprocessing:
     def __post_init__(self) -> None:
         """Validate the values; raise CheckpointError naming the bad one."""
         if self.channel_order not in ('RGB', 'BGR'):
-            raise CheckpointError(f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
+            raise CheckpointError(
+                f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}"
+            )
         if len(self.mean) != 3 or len(self.std) != 3:
-            raise CheckpointError(f'mean and std need 3 values, got {self.mean!r} and {self.std!r}')
+            raise CheckpointError(
+                f'mean and std need 3 values, got {self.mean!r} and {self.std!r}'
+            )
         if any(s <= 0 for s in self.std) or self.scale <= 0:
-            raise CheckpointError(f'scale and std must be > 0, got scale={self.scale}, std={self.std}')
+            raise CheckpointError(
+                f'scale and std must be > 0, got scale={self.scale}, std={self.std}'
+            )
         if self.resolution is not None and (len(self.resolution) != 2 or min(self.resolution) < 1):
-            raise CheckpointError(f'resolution must be (width, height) >= 1, got {self.resolution!r}')
+            raise CheckpointError(
+                f'resolution must be (width, height) >= 1, got {self.resolution!r}'
+            )
         if self.resize_policy not in RESIZE_POLICIES:
-            raise CheckpointError(f'resize_policy must be one of {RESIZE_POLICIES}, got {self.resize_policy!r}')
+            raise CheckpointError(
+                f'resize_policy must be one of {RESIZE_POLICIES}, got {self.resize_policy!r}'
+            )
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain-container form stored in checkpoints."""
-        return {'channel_order': self.channel_order, 'scale': float(self.scale),
-                'mean': [float(v) for v in self.mean], 'std': [float(v) for v in self.std],
-                'resolution': None if self.resolution is None else [int(v) for v in self.resolution],
-                'resize_policy': self.resize_policy}
+        return {
+            'channel_order': self.channel_order,
+            'scale': float(self.scale),
+            'mean': [float(v) for v in self.mean],
+            'std': [float(v) for v in self.std],
+            'resolution': None if self.resolution is None else [int(v) for v in self.resolution],
+            'resize_policy': self.resize_policy,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> 'Preprocessing':
         """Inverse of :meth:`to_dict`."""
         res = data.get('resolution')
-        return cls(channel_order=str(data.get('channel_order', 'RGB')), scale=float(data.get('scale', 1 / 255)),
-                   mean=tuple(float(v) for v in data.get('mean', (0, 0, 0))),
-                   std=tuple(float(v) for v in data.get('std', (1, 1, 1))),
-                   resolution=None if res is None else (int(res[0]), int(res[1])),
-                   resize_policy=str(data.get('resize_policy', 'stretch')))
+        return cls(
+            channel_order=str(data.get('channel_order', 'RGB')),
+            scale=float(data.get('scale', 1 / 255)),
+            mean=tuple(float(v) for v in data.get('mean', (0, 0, 0))),
+            std=tuple(float(v) for v in data.get('std', (1, 1, 1))),
+            resolution=None if res is None else (int(res[0]), int(res[1])),
+            resize_policy=str(data.get('resize_policy', 'stretch')),
+        )
 
 
 @dataclasses.dataclass
@@ -162,8 +191,10 @@ class CheckpointMeta:
         arch: Network variant and hyperparameters.
         classes: Class names, colours, ignore index.
         preprocessing: Input preprocessing.
-        provenance: Where the weights came from, how they were converted or trained, measured metrics
-            (plain containers, free-form; see the README's checkpoint section for the keys we write).
+        provenance: Where the weights came from, how they were converted or trained, measured
+            metrics
+            (plain containers, free-form; see the README's checkpoint section for the keys we
+            write).
         path: File the metadata was read from (not stored).
     """
 
@@ -175,13 +206,18 @@ class CheckpointMeta:
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain-container form (without the weights)."""
-        return {'format': FORMAT_NAME, 'format_version': FORMAT_VERSION, 'arch': self.arch.to_dict(),
-                'classes': self.classes.to_dict(), 'preprocessing': self.preprocessing.to_dict(),
-                'provenance': _plain(self.provenance)}
+        return {
+            'format': FORMAT_NAME,
+            'format_version': FORMAT_VERSION,
+            'arch': self.arch.to_dict(),
+            'classes': self.classes.to_dict(),
+            'preprocessing': self.preprocessing.to_dict(),
+            'provenance': _plain(self.provenance),
+        }
 
 
 def _plain(value: Any) -> Any:
-    """Convert tuples and NumPy scalars to plain containers so ``weights_only=True`` can load them."""
+    """Convert tuples and NumPy scalars to plain containers that ``weights_only=True`` loads."""
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -196,8 +232,10 @@ def _plain(value: Any) -> Any:
 def unwrap_state_dict(obj: Any) -> Dict[str, torch.Tensor]:
     """Return the tensor dict inside a loaded checkpoint object.
 
-    Unwraps ``{'state_dict': ...}``, ``{'model': ...}`` (and the other usual container keys, nested) and
-    strips ``module.`` (DataParallel / DistributedDataParallel) and ``_orig_mod.`` (torch.compile) prefixes.
+    Unwraps ``{'state_dict': ...}``, ``{'model': ...}`` (and the other usual container keys,
+    nested) and
+    strips ``module.`` (DataParallel / DistributedDataParallel) and ``_orig_mod.`` (torch.compile)
+    prefixes.
 
     Raises:
         CheckpointError: If no dict of tensors is found.
@@ -211,8 +249,10 @@ def unwrap_state_dict(obj: Any) -> Dict[str, torch.Tensor]:
             break
         obj, seen = inner, seen + 1
     if not isinstance(obj, Mapping) or not obj:
-        raise CheckpointError('no state_dict found: expected a dict of tensors, or one under one of the keys '
-                              f'{list(CONTAINER_KEYS)}')
+        raise CheckpointError(
+            'no state_dict found: expected a dict of tensors, or one under one of the keys '
+            f'{list(CONTAINER_KEYS)}'
+        )
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise CheckpointError(f'no tensors in the checkpoint dict (keys: {sorted(obj)[:10]})')
@@ -229,7 +269,7 @@ def unwrap_state_dict(obj: Any) -> Dict[str, torch.Tensor]:
 
 
 def read_torch_file(path: PathLike) -> Any:
-    """``torch.load`` a file on the CPU with ``weights_only=True``, with a clear error if that fails.
+    """Load a file with ``torch.load`` (CPU, ``weights_only=True``); clear error if that fails.
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
@@ -240,13 +280,19 @@ def read_torch_file(path: PathLike) -> Any:
         raise FileNotFoundError(f'checkpoint {path!r} does not exist')
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # torch raises several types (UnpicklingError, RuntimeError, EOFError)
+    except (
+        Exception
+    ) as exc:  # torch raises several types (UnpicklingError, RuntimeError, EOFError)
         text = str(exc)
-        detail = next((line.strip() for line in text.splitlines() if 'Unsupported global' in line),
-                      text.splitlines()[0] if text else '')
-        raise CheckpointError(f'cannot read {path!r} as a PyTorch weights file with weights_only=True '
-                              f'({type(exc).__name__}: {detail}). Files holding pickled code are '
-                              'refused; re-save the state_dict only.') from exc
+        detail = next(
+            (line.strip() for line in text.splitlines() if 'Unsupported global' in line),
+            text.splitlines()[0] if text else '',
+        )
+        raise CheckpointError(
+            f'cannot read {path!r} as a PyTorch weights file with weights_only=True '
+            f'({type(exc).__name__}: {detail}). Files holding pickled code are '
+            'refused; re-save the state_dict only.'
+        ) from exc
 
 
 def is_enet_ros_checkpoint(obj: Any) -> bool:
@@ -254,8 +300,9 @@ def is_enet_ros_checkpoint(obj: Any) -> bool:
     return isinstance(obj, Mapping) and obj.get('format') == FORMAT_NAME
 
 
-def save_checkpoint(path: PathLike, model_or_state: Union[ENet, Mapping[str, torch.Tensor]],
-                    meta: CheckpointMeta) -> None:
+def save_checkpoint(
+    path: PathLike, model_or_state: Union[ENet, Mapping[str, torch.Tensor]], meta: CheckpointMeta
+) -> None:
     """Write a checkpoint (weights + metadata) to ``path`` atomically.
 
     Args:
@@ -273,8 +320,10 @@ def save_checkpoint(path: PathLike, model_or_state: Union[ENet, Mapping[str, tor
     else:
         state = dict(model_or_state)
     if meta.arch.num_classes != meta.classes.num_classes:
-        raise CheckpointError(f'the network predicts {meta.arch.num_classes} classes but {meta.classes.num_classes}'
-                              ' class names were given')
+        raise CheckpointError(
+            f'the network predicts {meta.arch.num_classes} classes but {meta.classes.num_classes}'
+            ' class names were given'
+        )
     payload = meta.to_dict()
     payload['state_dict'] = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     path = os.fspath(path)
@@ -294,22 +343,31 @@ def read_checkpoint(path: PathLike) -> Tuple[Dict[str, torch.Tensor], Checkpoint
     """
     obj = read_torch_file(path)
     if not is_enet_ros_checkpoint(obj):
-        raise CheckpointError(f'{os.fspath(path)!r} is not an enet_ros checkpoint (no format tag). If it is a '
-                              'third-party ENet checkpoint, convert it first: enet-ros convert SRC DST')
+        raise CheckpointError(
+            f'{os.fspath(path)!r} is not an enet_ros checkpoint (no format tag). If it is a '
+            'third-party ENet checkpoint, convert it first: enet-ros convert SRC DST'
+        )
     version = int(obj.get('format_version', 0))
     if version > FORMAT_VERSION:
-        raise CheckpointError(f'{os.fspath(path)!r} has checkpoint format version {version}; this enet_ros reads '
-                              f'up to {FORMAT_VERSION}: upgrade enet_ros')
-    meta = CheckpointMeta(arch=ENetArch.from_dict(obj['arch']), classes=ClassInfo.from_dict(obj['classes']),
-                          preprocessing=Preprocessing.from_dict(obj['preprocessing']),
-                          provenance=dict(obj.get('provenance') or {}), path=os.fspath(path))
+        raise CheckpointError(
+            f'{os.fspath(path)!r} has checkpoint format version {version}; this enet_ros reads '
+            f'up to {FORMAT_VERSION}: upgrade enet_ros'
+        )
+    meta = CheckpointMeta(
+        arch=ENetArch.from_dict(obj['arch']),
+        classes=ClassInfo.from_dict(obj['classes']),
+        preprocessing=Preprocessing.from_dict(obj['preprocessing']),
+        provenance=dict(obj.get('provenance') or {}),
+        path=os.fspath(path),
+    )
     return migrate_state_dict(dict(obj['state_dict']), version), meta
 
 
 def migrate_state_dict(state: Dict[str, torch.Tensor], version: int) -> Dict[str, torch.Tensor]:
     """Rename keys written by older checkpoint format versions to the current names.
 
-    Key names are a public API: a future rename adds a step here (from ``version`` to the next) instead of
+    Key names are a public API: a future rename adds a step here (from ``version`` to the next)
+    instead of
     breaking old files. Version 1 is the first, so there is nothing to migrate yet.
     """
     return state
@@ -319,13 +377,17 @@ def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, torch.Ten
     """Load ``state`` into ``model`` strictly, reporting every mismatch by name.
 
     Raises:
-        CheckpointError: Listing missing keys, unexpected keys and shape mismatches (name: expected vs got).
+        CheckpointError: Listing missing keys, unexpected keys and shape mismatches (name: expected
+            vs got).
     """
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = [f'{k}: model {tuple(own[k].shape)} vs checkpoint {tuple(state[k].shape)}'
-              for k in sorted(set(own) & set(state)) if own[k].shape != state[k].shape]
+    shapes = [
+        f'{k}: model {tuple(own[k].shape)} vs checkpoint {tuple(state[k].shape)}'
+        for k in sorted(set(own) & set(state))
+        if own[k].shape != state[k].shape
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -334,7 +396,9 @@ def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, torch.Ten
             parts.append(f'{len(unexpected)} unexpected keys: {_short(unexpected)}')
         if shapes:
             parts.append(f'{len(shapes)} shape mismatches: {_short(shapes)}')
-        raise CheckpointError('state_dict does not match the ENet architecture: ' + '; '.join(parts))
+        raise CheckpointError(
+            'state_dict does not match the ENet architecture: ' + '; '.join(parts)
+        )
     model.load_state_dict(state, strict=True)
 
 
@@ -352,7 +416,9 @@ def build_model(meta: CheckpointMeta, state: Optional[Mapping[str, torch.Tensor]
     return model
 
 
-def load_model(path: PathLike, device: Union[str, torch.device] = 'cpu', fuse: bool = False) -> ENet:
+def load_model(
+    path: PathLike, device: Union[str, torch.device] = 'cpu', fuse: bool = False
+) -> ENet:
     """Load an enet_ros checkpoint as an :class:`ENet` in eval mode.
 
     Args:
@@ -361,20 +427,26 @@ def load_model(path: PathLike, device: Union[str, torch.device] = 'cpu', fuse: b
         fuse: Fold BatchNorm into the convolutions (inference only).
 
     Returns:
-        The network in eval mode; forward maps a preprocessed ``(N, 3, H, W)`` float tensor to logits
-        ``(N, C, H, W)``. ``model.meta`` holds the :class:`CheckpointMeta` (classes, colours, ignore index,
+        The network in eval mode; forward maps a preprocessed ``(N, 3, H, W)`` float tensor to
+        logits
+        ``(N, C, H, W)``. ``model.meta`` holds the :class:`CheckpointMeta` (classes, colours,
+        ignore index,
         preprocessing, provenance).
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        CheckpointError: If the file is not a readable enet_ros checkpoint or does not match its arch.
+        CheckpointError: If the file is not a readable enet_ros checkpoint or does not match its
+            arch.
     """
     state, meta = read_checkpoint(path)
     model = build_model(meta, state).eval()
     if meta.provenance.get('needs_bn_repair'):
-        LOG.warning('%s shares BatchNorm statistics between layers (seed-code layout) and was not repaired: '
-                    'eval-mode accuracy is poor. Repair it: enet-ros convert SRC DST --recalibrate-bn IMAGE_DIR',
-                    os.fspath(path))
+        LOG.warning(
+            '%s shares BatchNorm statistics between layers (seed-code layout) and was not '
+            'repaired: eval-mode accuracy is poor. Repair it: '
+            'enet-ros convert SRC DST --recalibrate-bn IMAGE_DIR',
+            os.fspath(path),
+        )
     if fuse:
         model.fuse()
     return model.to(device)
@@ -383,10 +455,12 @@ def load_model(path: PathLike, device: Union[str, torch.device] = 'cpu', fuse: b
 def describe(meta: CheckpointMeta) -> List[str]:
     """Human-readable lines describing a checkpoint (for logs and ``enet-ros info``)."""
     p = meta.preprocessing
-    lines = [f'arch: ENet variant={meta.arch.variant} classes={meta.arch.num_classes}',
-             f'classes: {", ".join(meta.classes.names)} (ignore_index={meta.classes.ignore_index})',
-             f'preprocessing: {p.channel_order} x{p.scale:g} mean={list(p.mean)} std={list(p.std)} '
-             f'resolution={p.resolution} resize={p.resize_policy}']
+    lines = [
+        f'arch: ENet variant={meta.arch.variant} classes={meta.arch.num_classes}',
+        f'classes: {", ".join(meta.classes.names)} (ignore_index={meta.classes.ignore_index})',
+        f'preprocessing: {p.channel_order} x{p.scale:g} mean={list(p.mean)} std={list(p.std)} '
+        f'resolution={p.resolution} resize={p.resize_policy}',
+    ]
     for key in ('source', 'method', 'metrics'):
         if key in meta.provenance:
             lines.append(f'{key}: {meta.provenance[key]}')

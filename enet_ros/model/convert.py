@@ -16,23 +16,35 @@
 
 Layouts (state_dict key conventions of published ENet code):
 
-* ``seed``: the seed document's code (iArunava/ENet-Real-Time-Semantic-Segmentation before 2020-09):
-  keys ``init.conv.weight``, ``b10.conv1.weight`` ... ``fullconv.weight``. Each bottleneck reuses ONE
-  BatchNorm (``batchnorm``) after two different convolutions, and one activation module in several places.
-  The conversion gives each use its own module with the same values, so the converted model reproduces the
-  original graph exactly; the shared running statistics are a blend of two layers' statistics, which is why
-  such checkpoints need :func:`enet_ros.model.bn_repair.recalibrate_batchnorm` (``--recalibrate-bn``).
-* ``ntkhoa95``: ntkhoa95/ENet_PyTorch (``initial.conv``, ``b10.norm1`` ...): the seed's structure with one
+* ``seed``: the seed document's code (iArunava/ENet-Real-Time-Semantic-Segmentation before
+  2020-09):
+  keys ``init.conv.weight``, ``b10.conv1.weight`` ... ``fullconv.weight``. Each bottleneck reuses
+  ONE
+  BatchNorm (``batchnorm``) after two different convolutions, and one activation module in several
+  places.
+  The conversion gives each use its own module with the same values, so the converted model
+  reproduces the
+  original graph exactly; the shared running statistics are a blend of two layers' statistics,
+  which is why
+  such checkpoints need :func:`enet_ros.model.bn_repair.recalibrate_batchnorm`
+  (``--recalibrate-bn``).
+* ``ntkhoa95``: ntkhoa95/ENet_PyTorch (``initial.conv``, ``b10.norm1`` ...): the seed's structure
+  with one
   BatchNorm per use.
 * ``davidtvs-2018``: davidtvs/PyTorch-ENet as of March 2018 (PReLU in the decoder too, per-channel
-  ``out_prelu``, 3x3 transposed convolution ``ext_conv2`` in upsampling bottlenecks, 3x3 stride-2 max
-  pooling with padding 1 in the initial block and on the downsampling main branch). The pooling windows
-  are not in the keys; they were identified by evaluation: 3x3 everywhere gives the published file 0.533
+  ``out_prelu``, 3x3 transposed convolution ``ext_conv2`` in upsampling bottlenecks, 3x3 stride-2
+  max
+  pooling with padding 1 in the initial block and on the downsampling main branch). The pooling
+  windows
+  are not in the keys; they were identified by evaluation: 3x3 everywhere gives the published file
+  0.533
   mIoU on CamVid test (2x2 in the downsampling bottlenecks: 0.483).
-* ``davidtvs``: davidtvs/PyTorch-ENet's current code (``ext_tconv1`` 2x2 transposed convolution, ReLU decoder,
+* ``davidtvs``: davidtvs/PyTorch-ENet's current code (``ext_tconv1`` 2x2 transposed convolution,
+  ReLU decoder,
   ``out_prelu`` or ``out_activation``, 3x3 max pooling in the initial block).
 
-Wrapped checkpoints (``{'state_dict': ...}``, ``{'model': ...}``) and ``module.`` / ``_orig_mod.`` prefixes are
+Wrapped checkpoints (``{'state_dict': ...}``, ``{'model': ...}``) and ``module.`` / ``_orig_mod.``
+prefixes are
 handled by :func:`enet_ros.model.checkpoint.unwrap_state_dict`.
 """
 
@@ -44,12 +56,11 @@ import hashlib
 import os
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-import torch
-
-from enet_ros.model.checkpoint import (CheckpointError, CheckpointMeta, ClassInfo, Preprocessing,
-                                       build_model, is_enet_ros_checkpoint, read_torch_file,
+from enet_ros.model.checkpoint import (build_model, CheckpointError, CheckpointMeta, ClassInfo,
+                                       is_enet_ros_checkpoint, Preprocessing, read_torch_file,
                                        unwrap_state_dict)
 from enet_ros.model.enet import ENet, ENetArch
+import torch
 
 LAYOUTS = ('seed', 'davidtvs-2018', 'davidtvs', 'ntkhoa95')
 
@@ -63,18 +74,56 @@ DEFAULT_PREPROCESSING = {
 
 # Our block names in network order, and what kind of block each is.
 _OUR_BLOCKS: List[Tuple[str, str]] = (
-    [('bottleneck1_0', 'down')] + [(f'bottleneck1_{i}', 'regular') for i in range(1, 5)]
+    [('bottleneck1_0', 'down')]
+    + [(f'bottleneck1_{i}', 'regular') for i in range(1, 5)]
     + [('bottleneck2_0', 'down')]
-    + [(f'bottleneck{s}_{i}', 'asymmetric' if i in (3, 7) else 'regular') for s in (2, 3) for i in range(1, 9)]
-    + [('bottleneck4_0', 'up'), ('bottleneck4_1', 'regular'), ('bottleneck4_2', 'regular'),
-       ('bottleneck5_0', 'up'), ('bottleneck5_1', 'regular')])
-_SEED_BLOCKS = (['b10', 'b11', 'b12', 'b13', 'b14'] + [f'b2{i}' for i in range(9)] + [f'b3{i}' for i in range(1, 9)]
-                + ['b40', 'b41', 'b42', 'b50', 'b51'])
-_DAVIDTVS_BLOCKS = (['downsample1_0'] + [f'regular1_{i}' for i in range(1, 5)] + ['downsample2_0', 'regular2_1',
-                    'dilated2_2', 'asymmetric2_3', 'dilated2_4', 'regular2_5', 'dilated2_6', 'asymmetric2_7',
-                    'dilated2_8', 'regular3_0', 'dilated3_1', 'asymmetric3_2', 'dilated3_3', 'regular3_4',
-                    'dilated3_5', 'asymmetric3_6', 'dilated3_7', 'upsample4_0', 'regular4_1', 'regular4_2',
-                    'upsample5_0', 'regular5_1'])
+    + [
+        (f'bottleneck{s}_{i}', 'asymmetric' if i in (3, 7) else 'regular')
+        for s in (2, 3)
+        for i in range(1, 9)
+    ]
+    + [
+        ('bottleneck4_0', 'up'),
+        ('bottleneck4_1', 'regular'),
+        ('bottleneck4_2', 'regular'),
+        ('bottleneck5_0', 'up'),
+        ('bottleneck5_1', 'regular'),
+    ]
+)
+_SEED_BLOCKS = (
+    ['b10', 'b11', 'b12', 'b13', 'b14']
+    + [f'b2{i}' for i in range(9)]
+    + [f'b3{i}' for i in range(1, 9)]
+    + ['b40', 'b41', 'b42', 'b50', 'b51']
+)
+_DAVIDTVS_BLOCKS = (
+    ['downsample1_0']
+    + [f'regular1_{i}' for i in range(1, 5)]
+    + [
+        'downsample2_0',
+        'regular2_1',
+        'dilated2_2',
+        'asymmetric2_3',
+        'dilated2_4',
+        'regular2_5',
+        'dilated2_6',
+        'asymmetric2_7',
+        'dilated2_8',
+        'regular3_0',
+        'dilated3_1',
+        'asymmetric3_2',
+        'dilated3_3',
+        'regular3_4',
+        'dilated3_5',
+        'asymmetric3_6',
+        'dilated3_7',
+        'upsample4_0',
+        'regular4_1',
+        'regular4_2',
+        'upsample5_0',
+        'regular5_1',
+    ]
+)
 _DECODER = {'bottleneck4_0', 'bottleneck4_1', 'bottleneck4_2', 'bottleneck5_0', 'bottleneck5_1'}
 
 
@@ -82,18 +131,26 @@ class LayoutError(CheckpointError):
     """The state_dict does not fit a layout; ``unplaced`` / ``missing`` name the keys."""
 
     def __init__(self, layout: str, unplaced: List[str], missing: List[str]) -> None:
-        self.layout, self.unplaced, self.missing = layout, sorted(unplaced), sorted(missing)
+        # unplaced: sorted; missing: in network order (first occurrence), so the message starts
+        # early.
+        self.layout, self.unplaced = layout, sorted(unplaced)
+        self.missing = list(dict.fromkeys(missing))
         msg = f'layout {layout!r}: '
         if self.unplaced:
             msg += f'{len(self.unplaced)} keys it could not place: {_short(self.unplaced)}'
         if self.missing:
-            msg += ('; ' if self.unplaced else '') + f'{len(self.missing)} keys it needs but the file lacks: ' \
+            msg += (
+                ('; ' if self.unplaced else '')
+                + f'{len(self.missing)} keys it needs but the file lacks: '
                 f'{_short(self.missing)}'
+            )
         super().__init__(msg)
 
 
 def _short(items: List[str], limit: int = 10) -> str:
-    return ', '.join(items[:limit]) + (f', ... (+{len(items) - limit} more)' if len(items) > limit else '')
+    return ', '.join(items[:limit]) + (
+        f', ... (+{len(items) - limit} more)' if len(items) > limit else ''
+    )
 
 
 class _Mapper:
@@ -122,8 +179,12 @@ class _Mapper:
             self.out[dst] = transform(value) if transform else value
 
     def conv(self, dst: str, src: str, bias: bool = False, transpose_1x1: bool = False) -> None:
-        """Copy a convolution's weight (and bias); ``transpose_1x1`` turns a 1x1 ConvTranspose2d into a Conv2d."""
-        self.put(f'{dst}.weight', f'{src}.weight', (lambda w: w.transpose(0, 1).contiguous()) if transpose_1x1 else None)
+        """Copy a conv's weight (and bias); ``transpose_1x1``: 1x1 ConvTranspose2d -> Conv2d."""
+        self.put(
+            f'{dst}.weight',
+            f'{src}.weight',
+            (lambda w: w.transpose(0, 1).contiguous()) if transpose_1x1 else None,
+        )
         if bias:
             self.put(f'{dst}.bias', f'{src}.bias')
 
@@ -143,8 +204,12 @@ class _Mapper:
             self.put(f'{dst}.weight', f'{src}.weight')
 
     def consume_duplicate(self, key: str, equal_to: str) -> None:
-        """Mark ``key`` as used when it is the same (shared) module as ``equal_to``; else leave it unplaced."""
-        if key in self.src and equal_to in self.src and torch.equal(self.src[key], self.src[equal_to]):
+        """Mark ``key`` used when it is the same (shared) module as ``equal_to``, else leave it."""
+        if (
+            key in self.src
+            and equal_to in self.src
+            and torch.equal(self.src[key], self.src[equal_to])
+        ):
             self.used.add(key)
 
     def finish(self) -> Dict[str, torch.Tensor]:
@@ -160,36 +225,51 @@ def _prelu_size(src: Dict[str, torch.Tensor], key: str) -> Optional[int]:
 
 
 def _num_classes(src: Dict[str, torch.Tensor], key: str, layout: str) -> int:
-    if key not in src:
-        raise LayoutError(layout, [], [key])
+    if key not in src:  # not even the classifier is where this layout keeps it: nothing placed
+        raise LayoutError(layout, list(src), [key])
     return int(src[key].shape[1])  # ConvTranspose2d weight (in, out, kh, kw)
 
 
 def _map_seed_like(src: Dict[str, torch.Tensor], layout: str) -> Tuple[ENetArch, _Mapper]:
-    """Seed code and ntkhoa95 (same structure; the seed shares BN / activations, ntkhoa95 does not)."""
+    """Map the seed code and ntkhoa95 (one structure; only the seed shares BN / activations)."""
     m = _Mapper(layout, src)
     seed = layout == 'seed'
     init = 'init' if seed else 'initial'
     enc_prelu = 'b11.prelu1.weight' if seed else 'b11.activation1.weight'
     dec_prelu = 'b41.prelu1.weight' if seed else 'b41.activation1.weight'
     arch = ENetArch(
-        num_classes=_num_classes(src, 'fullconv.weight', layout), variant=layout,
+        num_classes=_num_classes(src, 'fullconv.weight', layout),
+        variant=layout,
         encoder_activation='prelu' if enc_prelu in src else 'relu',
         decoder_activation='prelu' if dec_prelu in src else 'relu',
         prelu_per_channel=(_prelu_size(src, enc_prelu) or 1) > 1,
         out_prelu_per_channel=(_prelu_size(src, enc_prelu) or 1) > 1,
-        initial_prelu_per_channel=(_prelu_size(src, f'{init}.{"prelu" if seed else "activation"}.weight') or 1) > 1,
-        initial_conv_bias=f'{init}.conv.bias' in src, initial_bn='conv', initial_pool_kernel=2,
-        downsample_projection='1x1', conv_bias='b11.conv2.bias' in src, expansion_activation=False,
-        asymmetric_order='1x5,5x1', asymmetric_inner_bn=False, upsample_main_bn=False, upsample_kernel=3,
-        fullconv_bias='fullconv.bias' in src)
+        initial_prelu_per_channel=(
+            _prelu_size(src, f'{init}.{"prelu" if seed else "activation"}.weight') or 1
+        )
+        > 1,
+        initial_conv_bias=f'{init}.conv.bias' in src,
+        initial_bn='conv',
+        initial_pool_kernel=2,
+        downsample_projection='1x1',
+        conv_bias='b11.conv2.bias' in src,
+        expansion_activation=False,
+        asymmetric_order='1x5,5x1',
+        asymmetric_inner_bn=False,
+        upsample_main_bn=False,
+        upsample_kernel=3,
+        fullconv_bias='fullconv.bias' in src,
+    )
     m.conv('initial.conv_branch.conv', f'{init}.conv', bias=arch.initial_conv_bias)
     m.bn('initial.conv_branch.bn', f'{init}.batchnorm' if seed else f'{init}.norm')
     m.act('initial.act', f'{init}.prelu' if seed else f'{init}.activation')
     act = ('prelu1', 'prelu2', 'prelu3') if seed else ('activation1', 'activation2', 'activation3')
     for (dst, kind), s in zip(_OUR_BLOCKS, _SEED_BLOCKS):
-        bn1, bn2, bn3 = ((f'{s}.batchnorm', f'{s}.batchnorm', f'{s}.batchnorm2') if seed
-                         else (f'{s}.norm1', f'{s}.norm2', f'{s}.norm3'))
+        bn1, bn2, bn3 = (
+            (f'{s}.batchnorm', f'{s}.batchnorm', f'{s}.batchnorm2')
+            if seed
+            else (f'{s}.norm1', f'{s}.norm2', f'{s}.norm3')
+        )
         if seed:  # one BatchNorm module used after the projection and after the middle convolution
             second = 'conv.1' if kind == 'asymmetric' else 'upconv' if kind == 'up' else 'conv'
             m.shared_bn += [f'{dst}.proj.bn', f'{dst}.{second}.bn']
@@ -234,18 +314,26 @@ def _map_davidtvs(src: Dict[str, torch.Tensor], layout: str) -> Tuple[ENetArch, 
     enc_key = 'regular1_1.ext_conv1.2.weight'
     dec_key = 'regular4_1.ext_conv1.2.weight'
     arch = ENetArch(
-        num_classes=_num_classes(src, 'transposed_conv.weight', layout), variant=layout,
+        num_classes=_num_classes(src, 'transposed_conv.weight', layout),
+        variant=layout,
         encoder_activation='prelu' if enc_key in src else 'relu',
         decoder_activation='prelu' if dec_key in src else 'relu',
         prelu_per_channel=(_prelu_size(src, enc_key) or 1) > 1,
         out_prelu_per_channel=(_prelu_size(src, f'regular1_1.{out_name}.weight') or 1) > 1,
         initial_prelu_per_channel=(_prelu_size(src, f'initial_block.{out_name}.weight') or 1) > 1,
-        initial_conv_bias='initial_block.main_branch.bias' in src, initial_bn='concat',
-        initial_pool_kernel=3, downsample_pool_kernel=2 if current else 3,
+        initial_conv_bias='initial_block.main_branch.bias' in src,
+        initial_bn='concat',
+        initial_pool_kernel=3,
+        downsample_pool_kernel=2 if current else 3,
         downsample_projection='2x2',
-        conv_bias='regular1_1.ext_conv2.0.bias' in src, expansion_activation=True,
-        asymmetric_order='5x1,1x5', asymmetric_inner_bn=True, upsample_main_bn=True,
-        upsample_kernel=2 if current else 3, fullconv_bias='transposed_conv.bias' in src)
+        conv_bias='regular1_1.ext_conv2.0.bias' in src,
+        expansion_activation=True,
+        asymmetric_order='5x1,1x5',
+        asymmetric_inner_bn=True,
+        upsample_main_bn=True,
+        upsample_kernel=2 if current else 3,
+        fullconv_bias='transposed_conv.bias' in src,
+    )
     bias = arch.conv_bias
     m.conv('initial.conv_branch.conv', 'initial_block.main_branch', bias=arch.initial_conv_bias)
     m.bn('initial.bn', 'initial_block.batch_norm')
@@ -290,14 +378,19 @@ _MAPPERS = {
 }
 
 
-def _try_layout(layout: str, src: Dict[str, torch.Tensor]) -> Tuple[ENetArch, Dict[str, torch.Tensor], List[str]]:
+def _try_layout(
+    layout: str, src: Dict[str, torch.Tensor]
+) -> Tuple[ENetArch, Dict[str, torch.Tensor], List[str]]:
     arch, mapper = _MAPPERS[layout](src)
     state = mapper.finish()
     # Shapes must fit the architecture the keys implied (e.g. a 2x2 vs 3x3 transposed convolution).
     model = ENet(arch)
     own = model.state_dict()
-    bad = [f'{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}' for k, v in state.items()
-           if k in own and own[k].shape != v.shape]
+    bad = [
+        f'{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}'
+        for k, v in state.items()
+        if k in own and own[k].shape != v.shape
+    ]
     if bad:
         raise LayoutError(layout, [f'(shape) {b}' for b in bad], [])
     return arch, state, mapper.shared_bn
@@ -307,7 +400,8 @@ def detect_layout(src: Dict[str, torch.Tensor]) -> str:
     """Return the layout whose key set fits ``src`` exactly.
 
     Raises:
-        CheckpointError: If no layout fits; names the closest layout and the keys it could not place.
+        CheckpointError: If no layout fits; names the closest layout and the keys it could not
+            place.
     """
     fits, errors = [], []
     for layout in LAYOUTS:
@@ -319,8 +413,10 @@ def detect_layout(src: Dict[str, torch.Tensor]) -> str:
     if fits:
         return fits[0]
     best = min(errors, key=lambda e: len(e.unplaced) + len(e.missing))
-    raise CheckpointError(f'unknown ENet checkpoint layout ({len(src)} tensors; known layouts: '
-                          f'{", ".join(LAYOUTS)}). Closest is {best}')
+    raise CheckpointError(
+        f'unknown ENet checkpoint layout ({len(src)} tensors; known layouts: '
+        f'{", ".join(LAYOUTS)}). Closest is {best}'
+    )
 
 
 def sha256_file(path: str) -> str:
@@ -332,27 +428,35 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def convert_state_dict(obj: object, layout: str = 'auto', classes: Optional[ClassInfo] = None,
-                       preprocessing: Optional[Preprocessing] = None,
-                       source: str = '') -> Tuple[ENet, CheckpointMeta]:
+def convert_state_dict(
+    obj: object,
+    layout: str = 'auto',
+    classes: Optional[ClassInfo] = None,
+    preprocessing: Optional[Preprocessing] = None,
+    source: str = '',
+) -> Tuple[ENet, CheckpointMeta]:
     """Convert a loaded third-party checkpoint object into an enet_ros model and metadata.
 
     Args:
         obj: What ``torch.load`` returned (a state_dict, possibly wrapped and prefixed).
         layout: One of :data:`LAYOUTS`, or ``'auto'`` to detect it.
-        classes: Class names / colours / ignore index; their count must equal the checkpoint's output
+        classes: Class names / colours / ignore index; their count must equal the checkpoint's
+            output
             channels. Default: CamVid when the checkpoint has 12 outputs, else an error.
         preprocessing: Input preprocessing; default: what the layout's code trained with
             (:data:`DEFAULT_PREPROCESSING`).
         source: Description of where the weights came from (stored in provenance).
 
     Returns:
-        ``(model, meta)``: the converted model in eval mode (unfused) and its metadata. When the layout
+        ``(model, meta)``: the converted model in eval mode (unfused) and its metadata. When the
+        layout
         shares BatchNorm modules, ``meta.provenance['needs_bn_repair']`` is True and
-        ``meta.provenance['shared_batchnorm']`` lists our BatchNorm modules that hold a shared copy.
+        ``meta.provenance['shared_batchnorm']`` lists our BatchNorm modules that hold a shared
+        copy.
 
     Raises:
-        CheckpointError: Unknown layout (with the keys it could not place), class-count mismatch (naming
+        CheckpointError: Unknown layout (with the keys it could not place), class-count mismatch
+            (naming
             both counts), or an enet_ros checkpoint given as input.
     """
     if is_enet_ros_checkpoint(obj):
@@ -361,33 +465,56 @@ def convert_state_dict(obj: object, layout: str = 'auto', classes: Optional[Clas
     if layout == 'auto':
         layout = detect_layout(src)
     elif layout not in LAYOUTS:
-        raise CheckpointError(f'unknown --layout {layout!r}; choose auto or one of {", ".join(LAYOUTS)}')
+        raise CheckpointError(
+            f'unknown --layout {layout!r}; choose auto or one of {", ".join(LAYOUTS)}'
+        )
     arch, state, shared_bn = _try_layout(layout, src)
     if classes is None:
         if arch.num_classes != 12:
-            raise CheckpointError(f'the checkpoint predicts {arch.num_classes} classes; pass --classes FILE with '
-                                  f'{arch.num_classes} class names')
+            raise CheckpointError(
+                f'the checkpoint predicts {arch.num_classes} classes; pass --classes FILE with '
+                f'{arch.num_classes} class names'
+            )
         from enet_ros.classes import CAMVID
+
         classes = CAMVID
     if classes.num_classes != arch.num_classes:
-        raise CheckpointError(f'class count mismatch: the checkpoint predicts {arch.num_classes} classes but the '
-                              f'class list has {classes.num_classes}; pass a matching --classes')
+        raise CheckpointError(
+            f'class count mismatch: the checkpoint predicts {arch.num_classes} classes but the '
+            f'class list has {classes.num_classes}; pass a matching --classes'
+        )
     provenance = {
-        'source': source, 'layout': layout,
+        'source': source,
+        'layout': layout,
         'method': f'enet-ros convert --layout {layout} (key mapping, no retraining)',
         'converted_at': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-        'torch_version': str(torch.__version__), 'needs_bn_repair': bool(shared_bn),
-        'shared_batchnorm': shared_bn, 'metrics': {},
+        'torch_version': str(torch.__version__),
+        'needs_bn_repair': bool(shared_bn),
+        'shared_batchnorm': shared_bn,
+        'metrics': {},
     }
-    meta = CheckpointMeta(arch=arch, classes=classes,
-                          preprocessing=preprocessing or DEFAULT_PREPROCESSING[layout], provenance=provenance)
+    meta = CheckpointMeta(
+        arch=arch,
+        classes=classes,
+        preprocessing=preprocessing or DEFAULT_PREPROCESSING[layout],
+        provenance=provenance,
+    )
     return build_model(meta, state).eval(), meta
 
 
-def convert_file(src_path: str, layout: str = 'auto', classes: Optional[ClassInfo] = None,
-                 preprocessing: Optional[Preprocessing] = None) -> Tuple[ENet, CheckpointMeta]:
-    """Read ``src_path`` with ``weights_only=True`` and convert it (see :func:`convert_state_dict`)."""
+def convert_file(
+    src_path: str,
+    layout: str = 'auto',
+    classes: Optional[ClassInfo] = None,
+    preprocessing: Optional[Preprocessing] = None,
+) -> Tuple[ENet, CheckpointMeta]:
+    """Read ``src_path`` with ``weights_only=True`` and convert it (:func:`convert_state_dict`)."""
     obj = read_torch_file(src_path)
-    model, meta = convert_state_dict(obj, layout, classes, preprocessing,
-                                     source=f'{os.path.basename(src_path)} (sha256 {sha256_file(src_path)})')
+    model, meta = convert_state_dict(
+        obj,
+        layout,
+        classes,
+        preprocessing,
+        source=f'{os.path.basename(src_path)} (sha256 {sha256_file(src_path)})',
+    )
     return model, dataclasses.replace(meta)
