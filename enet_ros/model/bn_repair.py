@@ -16,20 +16,16 @@
 
 The seed code's checkpoints share ONE BatchNorm between two convolutions in every bottleneck; its
 running statistics are a blend of two layers' statistics, so the network is wrong in eval mode
-(2.5%
-mIoU on CamVid test, 45.8% with batch statistics). After conversion each use has its own BatchNorm
-with
-the affine parameters copied (:mod:`enet_ros.model.convert`); this module re-estimates their
-running
-mean and variance from representative images.
+(2.5% mIoU on CamVid test, 45.8% with batch statistics). After conversion each use has its own
+BatchNorm with the affine parameters copied (:mod:`enet_ros.model.convert`); this module
+re-estimates their running mean and variance from representative images.
 
 Method: pass 1 puts the chosen BatchNorm layers in training mode with a cumulative moving average
 (``momentum=None``) while everything else (dropout included) stays in eval mode, as in the usual
-"BN
-update" of stochastic weight averaging. Each further pass runs the whole network in eval mode and
-re-measures each chosen layer's input statistics with forward pre-hooks, so every layer's
-statistics are
-those of the activations it sees at inference (with its upstream layers already repaired).
+"BN update" of stochastic weight averaging. Each further pass runs the whole network in eval mode
+and re-measures each chosen layer's input statistics with forward pre-hooks, so every layer's
+statistics are those of the activations it sees at inference (with its upstream layers already
+repaired).
 """
 
 from __future__ import annotations
@@ -76,8 +72,7 @@ def recalibrate_batchnorm(
     Args:
         model: The network (left in eval mode afterwards).
         batches: Callable returning a fresh iterable of preprocessed input batches ``(N, 3, H, W)``
-            float
-            on the model's device (called once per pass).
+            float on the model's device (called once per pass).
         names: Names of the BatchNorm layers to repair (default: all).
         passes: Number of passes over the images (>= 1; see the module docstring).
         progress: Optional wrapper for the iterable (e.g. ``tqdm``) to show progress.

@@ -15,8 +15,7 @@
 """The self-describing enet_ros checkpoint format, and loading a model from it.
 
 A checkpoint is ONE file written by ``torch.save`` of plain containers only (dict, list, str, int,
-float,
-bool, None and tensors), so it loads with ``torch.load(..., weights_only=True)`` and never
+float, bool, None and tensors), so it loads with ``torch.load(..., weights_only=True)`` and never
 unpickles code::
 
     {
@@ -30,8 +29,7 @@ unpickles code::
     }
 
 The network input is ``((image[..., channel_order] * scale) - mean) / std`` as an ``(N, 3, H, W)``
-float
-tensor, resized to ``resolution`` (width, height) by the resize policy when one is set.
+float tensor, resized to ``resolution`` (width, height) by the resize policy when one is set.
 """
 
 from __future__ import annotations
@@ -67,8 +65,7 @@ class ClassInfo:
         names: One name per output channel (index = class id).
         colors: One ``(r, g, b)`` colour (0..255) per class, for overlays and colour masks.
         ignore_index: Class id excluded from training losses and from mIoU (e.g. CamVid's void =
-            11), or
-            None.
+            11), or None.
     """
 
     names: Tuple[str, ...]
@@ -192,9 +189,8 @@ class CheckpointMeta:
         classes: Class names, colours, ignore index.
         preprocessing: Input preprocessing.
         provenance: Where the weights came from, how they were converted or trained, measured
-            metrics
-            (plain containers, free-form; see the README's checkpoint section for the keys we
-            write).
+            metrics (plain containers, free-form; see the README's checkpoint section for the keys
+            we write).
         path: File the metadata was read from (not stored).
     """
 
@@ -233,9 +229,8 @@ def unwrap_state_dict(obj: Any) -> Dict[str, torch.Tensor]:
     """Return the tensor dict inside a loaded checkpoint object.
 
     Unwraps ``{'state_dict': ...}``, ``{'model': ...}`` (and the other usual container keys,
-    nested) and
-    strips ``module.`` (DataParallel / DistributedDataParallel) and ``_orig_mod.`` (torch.compile)
-    prefixes.
+    nested) and strips ``module.`` (DataParallel / DistributedDataParallel) and ``_orig_mod.``
+    (torch.compile) prefixes.
 
     Raises:
         CheckpointError: If no dict of tensors is found.
@@ -367,8 +362,7 @@ def migrate_state_dict(state: Dict[str, torch.Tensor], version: int) -> Dict[str
     """Rename keys written by older checkpoint format versions to the current names.
 
     Key names are a public API: a future rename adds a step here (from ``version`` to the next)
-    instead of
-    breaking old files. Version 1 is the first, so there is nothing to migrate yet.
+    instead of breaking old files. Version 1 is the first, so there is nothing to migrate yet.
     """
     return state
 
@@ -428,10 +422,8 @@ def load_model(
 
     Returns:
         The network in eval mode; forward maps a preprocessed ``(N, 3, H, W)`` float tensor to
-        logits
-        ``(N, C, H, W)``. ``model.meta`` holds the :class:`CheckpointMeta` (classes, colours,
-        ignore index,
-        preprocessing, provenance).
+        logits ``(N, C, H, W)``. ``model.meta`` holds the :class:`CheckpointMeta` (classes,
+        colours, ignore index, preprocessing, provenance).
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.

@@ -17,35 +17,24 @@
 Layouts (state_dict key conventions of published ENet code):
 
 * ``seed``: the seed document's code (iArunava/ENet-Real-Time-Semantic-Segmentation before
-  2020-09):
-  keys ``init.conv.weight``, ``b10.conv1.weight`` ... ``fullconv.weight``. Each bottleneck reuses
-  ONE
-  BatchNorm (``batchnorm``) after two different convolutions, and one activation module in several
-  places.
-  The conversion gives each use its own module with the same values, so the converted model
-  reproduces the
-  original graph exactly; the shared running statistics are a blend of two layers' statistics,
-  which is why
-  such checkpoints need :func:`enet_ros.model.bn_repair.recalibrate_batchnorm`
-  (``--recalibrate-bn``).
+  2020-09): keys ``init.conv.weight``, ``b10.conv1.weight`` ... ``fullconv.weight``. Each
+  bottleneck reuses ONE BatchNorm (``batchnorm``) after two different convolutions, and one
+  activation module in several places. The conversion gives each use its own module with the same
+  values, so the converted model reproduces the original graph exactly; the shared running
+  statistics are a blend of two layers' statistics, which is why such checkpoints need
+  :func:`enet_ros.model.bn_repair.recalibrate_batchnorm` (``--recalibrate-bn``).
 * ``ntkhoa95``: ntkhoa95/ENet_PyTorch (``initial.conv``, ``b10.norm1`` ...): the seed's structure
-  with one
-  BatchNorm per use.
+  with one BatchNorm per use.
 * ``davidtvs-2018``: davidtvs/PyTorch-ENet as of March 2018 (PReLU in the decoder too, per-channel
   ``out_prelu``, 3x3 transposed convolution ``ext_conv2`` in upsampling bottlenecks, 3x3 stride-2
-  max
-  pooling with padding 1 in the initial block and on the downsampling main branch). The pooling
-  windows
-  are not in the keys; they were identified by evaluation: 3x3 everywhere gives the published file
-  0.533
-  mIoU on CamVid test (2x2 in the downsampling bottlenecks: 0.483).
+  max pooling with padding 1 in the initial block and on the downsampling main branch). The pooling
+  windows are not in the keys; they were identified by evaluation: 3x3 everywhere gives the
+  published file 0.533 mIoU on CamVid test (2x2 in the downsampling bottlenecks: 0.483).
 * ``davidtvs``: davidtvs/PyTorch-ENet's current code (``ext_tconv1`` 2x2 transposed convolution,
-  ReLU decoder,
-  ``out_prelu`` or ``out_activation``, 3x3 max pooling in the initial block).
+  ReLU decoder, ``out_prelu`` or ``out_activation``, 3x3 max pooling in the initial block).
 
 Wrapped checkpoints (``{'state_dict': ...}``, ``{'model': ...}``) and ``module.`` / ``_orig_mod.``
-prefixes are
-handled by :func:`enet_ros.model.checkpoint.unwrap_state_dict`.
+prefixes are handled by :func:`enet_ros.model.checkpoint.unwrap_state_dict`.
 """
 
 from __future__ import annotations
@@ -441,23 +430,20 @@ def convert_state_dict(
         obj: What ``torch.load`` returned (a state_dict, possibly wrapped and prefixed).
         layout: One of :data:`LAYOUTS`, or ``'auto'`` to detect it.
         classes: Class names / colours / ignore index; their count must equal the checkpoint's
-            output
-            channels. Default: CamVid when the checkpoint has 12 outputs, else an error.
+            output channels. Default: CamVid when the checkpoint has 12 outputs, else an error.
         preprocessing: Input preprocessing; default: what the layout's code trained with
             (:data:`DEFAULT_PREPROCESSING`).
         source: Description of where the weights came from (stored in provenance).
 
     Returns:
         ``(model, meta)``: the converted model in eval mode (unfused) and its metadata. When the
-        layout
-        shares BatchNorm modules, ``meta.provenance['needs_bn_repair']`` is True and
+        layout shares BatchNorm modules, ``meta.provenance['needs_bn_repair']`` is True and
         ``meta.provenance['shared_batchnorm']`` lists our BatchNorm modules that hold a shared
         copy.
 
     Raises:
         CheckpointError: Unknown layout (with the keys it could not place), class-count mismatch
-            (naming
-            both counts), or an enet_ros checkpoint given as input.
+            (naming both counts), or an enet_ros checkpoint given as input.
     """
     if is_enet_ros_checkpoint(obj):
         raise CheckpointError('the input is already an enet_ros checkpoint; nothing to convert')

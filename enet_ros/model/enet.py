@@ -15,30 +15,24 @@
 """ENet, the efficient segmentation network of Paszke et al. 2016 (arXiv:1606.02147).
 
 The network is composed of the blocks the paper names (Section 3, Table 1, Fig. 2): the initial
-block,
-downsampling / regular / dilated / asymmetric / upsampling bottlenecks, and the final full
-convolution.
-One :class:`ENetArch` describes the exact variant, so that every public ENet checkpoint (the
-paper's layout,
-davidtvs/PyTorch-ENet 2018 and current, ntkhoa95/ENet_PyTorch, and the seed code's layout) loads
-into this
-one implementation and reproduces its original graph's outputs; see :mod:`enet_ros.model.convert`.
+block, downsampling / regular / dilated / asymmetric / upsampling bottlenecks, and the final full
+convolution. One :class:`ENetArch` describes the exact variant, so that every public ENet
+checkpoint (the paper's layout, davidtvs/PyTorch-ENet 2018 and current, ntkhoa95/ENet_PyTorch, and
+the seed code's layout) loads into this one implementation and reproduces its original graph's
+outputs; see :mod:`enet_ros.model.convert`.
 
 Beyond the published code, this implementation:
 
 * accepts any input height and width: the input is zero-padded on the bottom/right to a multiple of
-  8
-  inside ``forward`` and the logits are cropped back, so logits always have the input's H x W;
+  8 inside ``forward`` and the logits are cropped back, so logits always have the input's H x W;
 * allocates nothing on the host and moves nothing between devices in ``forward`` (the main branch's
-  channel
-  padding is a concatenation, not a host-made zeros tensor), so it runs in fp32 / fp16 / bf16, in
-  channels_last, on CPU and CUDA and under ``torch.compile``;
+  channel padding is a concatenation, not a host-made zeros tensor), so it runs in fp32 / fp16 /
+  bf16, in channels_last, on CPU and CUDA and under ``torch.compile``;
 * has two interchangeable implementations of max-pooling-with-indices and max-unpooling:
-  ``'native'``
-  (``max_pool2d(return_indices=True)`` + ``max_unpool2d``) and ``'pixel_shuffle'`` (space-to-depth,
-  argmax
-  and depth-to-space), which produces the same values (first maximum of each 2x2 window wins, as in
-  PyTorch) and exports to ONNX without a MaxUnpool node (TensorRT has none);
+  ``'native'`` (``max_pool2d(return_indices=True)`` + ``max_unpool2d``) and ``'pixel_shuffle'``
+  (space-to-depth, argmax and depth-to-space), which produces the same values (first maximum of
+  each 2x2 window wins, as in PyTorch) and exports to ONNX without a MaxUnpool node (TensorRT has
+  none);
 * folds BatchNorm into the preceding convolutions for inference with :meth:`ENet.fuse`.
 """
 
@@ -59,51 +53,41 @@ class ENetArch:
     """Architecture hyperparameters of one ENet variant (stored in every checkpoint).
 
     The defaults are the paper's layout (Paszke et al. 2016, Section 3 and Fig. 2): PReLU in the
-    encoder,
-    ReLU in the decoder, bias-free projections, 2x2 stride-2 projection in downsampling
-    bottlenecks, BatchNorm
-    after every convolution, max-unpooling in the decoder and a final 3x3 stride-2 full
-    (transposed)
-    convolution. Other values describe the published re-implementations exactly.
+    encoder, ReLU in the decoder, bias-free projections, 2x2 stride-2 projection in downsampling
+    bottlenecks, BatchNorm after every convolution, max-unpooling in the decoder and a final 3x3
+    stride-2 full (transposed) convolution. Other values describe the published re-implementations
+    exactly.
 
     Attributes:
         num_classes: Output channels C of the logits (class count, void/ignore class included if
-            the
-            checkpoint predicts it).
+            the checkpoint predicts it).
         variant: Free-form name of the variant (``'paper'``, ``'seed'``, ``'davidtvs-2018'``,
             ``'davidtvs'``, ``'ntkhoa95'``); informative only, the fields below define the graph.
         in_channels: Input channels (3 for RGB).
         encoder_activation: ``'prelu'`` or ``'relu'`` for the initial block and stages 1-3.
         decoder_activation: ``'prelu'`` or ``'relu'`` for stages 4-5.
         prelu_per_channel: PReLU inside the bottleneck extension branches has one slope per channel
-            (True)
-            or one slope per layer (False).
+            (True) or one slope per layer (False).
         out_prelu_per_channel: Same for the activation after the main + extension sum.
         initial_prelu_per_channel: Same for the initial block's activation.
         initial_conv_bias: The initial block's 3x3 convolution has a bias.
         initial_bn: ``'concat'``: BatchNorm over all channels after the concatenation (paper,
-            davidtvs);
-            ``'conv'``: BatchNorm over the convolution branch only (seed, ntkhoa95).
+            davidtvs); ``'conv'``: BatchNorm over the convolution branch only (seed, ntkhoa95).
         initial_pool_kernel: Max-pooling window of the initial block: 2 (2x2, stride 2) or 3 (3x3,
-            stride 2,
-            padding 1, as in davidtvs' current code).
+            stride 2, padding 1, as in davidtvs' current code).
         downsample_pool_kernel: Main-branch max pooling of the downsampling bottlenecks: 2 (2x2,
-            stride 2,
-            the paper) or 3 (3x3, stride 2, padding 1, as in davidtvs' 2018 code).
+            stride 2, the paper) or 3 (3x3, stride 2, padding 1, as in davidtvs' 2018 code).
         downsample_projection: ``'2x2'``: the extension branch starts with a 2x2 stride-2
-            projection followed
-            by a 3x3 convolution (paper); ``'1x1'``: a 1x1 projection followed by a 3x3 stride-2
-            convolution (seed, ntkhoa95).
+            projection followed by a 3x3 convolution (paper); ``'1x1'``: a 1x1 projection followed
+            by a 3x3 stride-2 convolution (seed, ntkhoa95).
         conv_bias: The middle 3x3 (regular / dilated / downsampling) convolution has a bias.
         expansion_activation: An activation follows the 1x1 expansion's BatchNorm (davidtvs).
         asymmetric_order: ``'5x1,1x5'`` (davidtvs) or ``'1x5,5x1'`` (seed, ntkhoa95).
         asymmetric_inner_bn: BatchNorm and activation between the two asymmetric convolutions.
         upsample_main_bn: The upsampling bottleneck's main-branch 1x1 convolution is followed by
-            BatchNorm
-            (paper, davidtvs); if False it has a bias instead (seed, ntkhoa95).
+            BatchNorm (paper, davidtvs); if False it has a bias instead (seed, ntkhoa95).
         upsample_kernel: Transposed convolution in the upsampling extension branch: 3 (3x3, stride
-            2,
-            padding 1, output padding 1) or 2 (2x2, stride 2).
+            2, padding 1, output padding 1) or 2 (2x2, stride 2).
         fullconv_bias: The final full convolution has a bias.
         projection_ratio: Channel reduction of the 1x1 projections (4 in the paper).
         dropout_stage1: Spatial dropout probability in stage 1 (0.01 in the paper).
@@ -226,18 +210,15 @@ class MaxPoolWithIndices(nn.Module):
 
     ``impl='native'`` returns PyTorch's flat indices (``max_pool2d(return_indices=True)``);
     ``impl='pixel_shuffle'`` returns the position of the maximum inside its window (row-major, 0..3
-    for
-    2x2, 0..8 for 3x3), found with strided slices and argmax. Both take the first maximum of a
-    window, as
-    PyTorch does, and the second exports to ONNX / TensorRT (no MaxPool indices output).
+    for 2x2, 0..8 for 3x3), found with strided slices and argmax. Both take the first maximum of a
+    window, as PyTorch does, and the second exports to ONNX / TensorRT (no MaxPool indices output).
 
     Args:
         kernel: 2 or 3.
 
     Shape:
         Input ``(N, C, H, W)`` with H, W even; output ``(N, C, H/2, W/2)`` and int64 indices of
-        that shape
-        (for ``pixel_shuffle`` with kernel 2: ``(N, C, 1, H/2, W/2)``).
+        that shape (for ``pixel_shuffle`` with kernel 2: ``(N, C, 1, H/2, W/2)``).
     """
 
     def __init__(self, kernel: int = 2) -> None:
@@ -253,8 +234,8 @@ class MaxPoolWithIndices(nn.Module):
             windows = F.pixel_unshuffle(x, 2).unflatten(1, (x.shape[1], 4))  # (N, C, 4, H/2, W/2)
             return windows.amax(dim=2), windows.argmax(dim=2, keepdim=True)
         # 3x3 windows centred on (2i, 2j): pad one row/column of -inf on top/left; the window's
-        # rows are
-        # 2i-1..2i+1. The nine window positions are strided slices, stacked in row-major order.
+        # rows are 2i-1..2i+1. The nine window positions are strided slices, stacked in row-major
+        # order.
         h, w = x.shape[-2] // 2, x.shape[-1] // 2
         padded = F.pad(x, (1, 0, 1, 0), value=float('-inf'))
         windows = torch.stack(
@@ -272,16 +253,14 @@ class MaxUnpool(nn.Module):
     """Inverse of :class:`MaxPoolWithIndices`: put each value back where its window's maximum was.
 
     For 3x3 windows, neighbouring windows overlap; when two windows chose the same pixel, the later
-    window
-    (row-major order) wins, as in PyTorch's CPU ``max_unpool2d``.
+    window (row-major order) wins, as in PyTorch's CPU ``max_unpool2d``.
 
     Args:
         kernel: The pooling's window size, 2 or 3.
 
     Shape:
         Input ``(N, C, h, w)`` and the indices of the matching pooling; output ``(N, C, 2h, 2w)``,
-        zeros
-        where no window's maximum was.
+        zeros where no window's maximum was.
     """
 
     def __init__(self, kernel: int = 2) -> None:
@@ -306,8 +285,7 @@ class MaxUnpool(nn.Module):
         """Unpool 3x3 windows: build the four pixel phases (even/odd row x column) by selection."""
         zero = torch.zeros_like(x[:, :, :1, :1])
         # Values and positions of the window to the right (b+1), below (a+1) and diagonal (a+1,
-        # b+1);
-        # a missing neighbour has position -1 (never selected).
+        # b+1); a missing neighbour has position -1 (never selected).
         x_r = F.pad(x[:, :, :, 1:], (0, 1))
         x_d = F.pad(x[:, :, 1:, :], (0, 0, 0, 1))
         x_rd = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
@@ -391,8 +369,7 @@ class DownsamplingBottleneck(nn.Module):
 
     Shape:
         Input ``(N, in_channels, H, W)`` (H, W even); output ``(N, out_channels, H/2, W/2)`` and
-        the pooling
-        indices for :class:`UpsamplingBottleneck`.
+        the pooling indices for :class:`UpsamplingBottleneck`.
     """
 
     def __init__(
@@ -432,9 +409,8 @@ class RegularBottleneck(nn.Module):
     """ENet regular, dilated or asymmetric bottleneck (paper Fig. 2b, Table 1).
 
     Extension branch: 1x1 projection, then a 3x3 convolution (``dilation`` > 1: dilated;
-    ``asymmetric``:
-    a 5x1 and a 1x5 convolution), 1x1 expansion, spatial dropout; added to the identity, then
-    activated.
+    ``asymmetric``: a 5x1 and a 1x5 convolution), 1x1 expansion, spatial dropout; added to the
+    identity, then activated.
 
     Shape:
         Input and output ``(N, channels, H, W)``.
@@ -496,8 +472,7 @@ class UpsamplingBottleneck(nn.Module):
 
     Shape:
         Input ``(N, in_channels, h, w)`` and indices from a pooling of a ``(N, out_channels, 2h,
-        2w)``
-        tensor; output ``(N, out_channels, 2h, 2w)``.
+        2w)`` tensor; output ``(N, out_channels, 2h, 2w)``.
     """
 
     def __init__(
@@ -552,8 +527,7 @@ class ENet(nn.Module):
 
     Args:
         arch: The variant's hyperparameters (:class:`ENetArch`); ``ENet(ENetArch(num_classes=C))``
-            is the
-            paper's layout.
+            is the paper's layout.
 
     Shape:
         Input: ``(N, arch.in_channels, H, W)`` float (fp32, fp16 or bf16), any H, W >= 1,
@@ -564,8 +538,7 @@ class ENet(nn.Module):
     Attributes:
         arch: The :class:`ENetArch`.
         meta: The checkpoint metadata (:class:`enet_ros.model.checkpoint.CheckpointMeta`) when the
-            model was
-            made by :func:`enet_ros.model.load_model`, else None.
+            model was made by :func:`enet_ros.model.load_model`, else None.
     """
 
     def __init__(self, arch: ENetArch) -> None:
@@ -634,21 +607,18 @@ class ENet(nn.Module):
         """Fold BatchNorm into the convolutions for inference, in place; return self.
 
         Only valid in eval mode (running statistics are used). Folding changes the logits by
-        rounding
-        only, except for one effect: max pooling with indices picks a window's maximum, and where
-        two
-        values are within rounding of each other, a changed rounding can pick the other position,
-        which the decoder's unpooling then shows as a local logit change (seen on real CamVid
-        images:
-        up to 2 logit units on a few thousand pixels, class ids unchanged on >= 99.999% of pixels).
+        rounding only, except for one effect: max pooling with indices picks a window's maximum,
+        and where two values are within rounding of each other, a changed rounding can pick the
+        other position, which the decoder's unpooling then shows as a local logit change (seen on
+        real CamVid images: up to 2 logit units on a few thousand pixels, class ids unchanged on >=
+        99.999% of pixels).
 
         Args:
             keep_pool_inputs_exact: Leave the initial block and stage 1 (whose outputs the two
                 downsampling bottlenecks pool) unfused, so the pooled tensors and their indices are
                 bit-identical to the unfused network's; then every logit changes by at most 1e-4 in
                 fp32 on the public checkpoints. False folds everything (fastest; use where class
-                ids,
-                not logits, must agree).
+                ids, not logits, must agree).
 
         Raises:
             RuntimeError: If the model is in training mode.

@@ -15,14 +15,10 @@
 """The seed document's ENet code path, re-created for baselines and conversion tests.
 
 This is the network the project started from (../shared/seed), rebuilt with its module names (so
-its
-state_dict keys are the seed checkpoints' keys) and its run-time behaviour: each bottleneck reuses
-ONE
-BatchNorm after two convolutions and one activation module in several places, upsampling
-bottlenecks use
-1x1 ConvTranspose2d projections, and the main branch's zero channels are made on the host in
-``forward``
-and copied to the device. It serves two purposes only:
+its state_dict keys are the seed checkpoints' keys) and its run-time behaviour: each bottleneck
+reuses ONE BatchNorm after two convolutions and one activation module in several places, upsampling
+bottlenecks use 1x1 ConvTranspose2d projections, and the main branch's zero channels are made on
+the host in ``forward`` and copied to the device. It serves two purposes only:
 
 * ``enet-ros benchmark`` times it (eager fp32) as the baseline our engine is compared with;
 * the tests check that checkpoints converted by :mod:`enet_ros.model.convert` reproduce its
