@@ -463,3 +463,39 @@ def test_box_class_ids_are_configurable():
     assert len(estimate_boxes(mask, scene.depth_m, cam)) == 0
     cfg = BoxEstimatorConfig(box_class_ids=(7,), boundary_class_ids=())
     assert len(estimate_boxes(mask, scene.depth_m, cam, config=cfg)) == 1
+
+
+def test_label_image_can_be_skipped_without_changing_the_boxes():
+    cam = _camera()
+    boxes, floor = syn.pallet_scene(cam, rows=2, cols=3, distance_m=1.3, gap_m=0.03, seed=6)
+    scene = syn.render_scene(cam, boxes, floor, rim_m=0.002, seed=6)
+    depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(6))
+    full = estimate_boxes(scene.mask, depth, cam, color=scene.color)
+    lean = estimate_boxes(scene.mask, depth, cam, color=scene.color,
+                          config=BoxEstimatorConfig(label_image=False))
+    assert lean.labels is None and full.labels.shape == (480, 640) and len(full) == 6
+    for a, b in zip(full, lean):
+        np.testing.assert_array_equal(a.position_m, b.position_m)
+        np.testing.assert_array_equal(a.quaternion_xyzw, b.quaternion_xyzw)
+        np.testing.assert_array_equal(a.size_m, b.size_m)
+        assert a.pixel_count == b.pixel_count and a.score == b.score
+
+
+def test_matrix_to_quaternion_half_turns():
+    # Each of Shepperd's pivots: identity (trace) and the half turns about x, y and z.
+    for diag, expected in [((1, 1, 1), (0, 0, 0, 1)), ((1, -1, -1), (1, 0, 0, 0)),
+                           ((-1, 1, -1), (0, 1, 0, 0)), ((-1, -1, 1), (0, 0, 1, 0))]:
+        np.testing.assert_allclose(matrix_to_quaternion(np.diag(diag).astype(float)), expected,
+                                   atol=1e-12)
+
+
+def test_pinhole_projection_and_grid_rays_agree_with_opencv():
+    cam = _camera()
+    pts = np.array([[0.1, -0.2, 1.3], [-0.4, 0.3, 2.0], [0.0, 0.0, 0.5]])
+    expected, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), cam.K, np.zeros(5))
+    np.testing.assert_allclose(cam.project(pts), expected.reshape(-1, 2), atol=1e-9)
+    rx, ry = cam.grid_rays(3)
+    rays = cam.pixel_rays()[::3, ::3]
+    np.testing.assert_array_equal(rx, rays[:, :, 0])
+    np.testing.assert_array_equal(ry, rays[:, :, 1])
+    assert rx.flags.c_contiguous and not rx.flags.writeable

@@ -206,3 +206,32 @@ def test_jetson_configs_select_tensorrt_fp16_with_an_engine_cache(board, size):
     kwargs = params.segmenter_kwargs({**params.DEFAULTS, **values})
     assert kwargs['engine_cache_dir'].startswith(str(Path.home()))
     assert kwargs['resolution'] == tuple(size)
+
+
+# --------------------------------------------------------------------------- box parameters
+
+
+BOX_PARAMS = ('publish_boxes', 'box_class_ids', 'boundary_class_id', 'min_box_pixels',
+              'use_color_edges', 'box_fit_stride', 'working_plane_z_m', 'target_frame',
+              'tf_timeout_s', 'box_marker_lifetime_s')
+
+
+def test_box_parameters_validate_and_map_to_the_estimator_config():
+    """The box parameters' checks and their BoxEstimatorConfig."""
+    assert params.validate('box_class_ids', []) is not None
+    assert 'twice' in params.validate('box_class_ids', [1, 1])
+    assert params.validate('boundary_class_id', -2) is not None
+    assert params.validate('box_fit_stride', 0) is not None
+    problems = params.validate_all({'box_class_ids': [1, 2], 'boundary_class_id': 2})
+    assert len(problems) == 1 and 'either box or boundary' in problems[0]
+    assert params.validate_all({'box_class_ids': [1, 2], 'boundary_class_id': -1}) == []
+    kwargs = params.box_config_kwargs({**params.DEFAULTS, 'boundary_class_id': -1,
+                                       'working_plane_z_m': 1.5, 'box_fit_stride': 3})
+    assert kwargs['boundary_class_ids'] == () and kwargs['fit_stride'] == 3
+    assert kwargs['working_plane'] == (0.0, 0.0, -1.0, 1.5)
+    assert params.box_config_kwargs(params.DEFAULTS)['working_plane'] is None
+    assert set(BOX_PARAMS) <= set(params.RUNTIME)
+    assert kwargs['label_image'] is False  # the node publishes poses only
+    from enet_ros.boxes import BoxEstimatorConfig
+    config = BoxEstimatorConfig(**params.box_config_kwargs(params.DEFAULTS))
+    assert config.box_class_ids == (1,) and config.boundary_class_ids == (2,)

@@ -76,8 +76,14 @@ one semantic mask) depth alone separates 4 of the 11 (the front row stands at on
 the colour image all 11 come out separately (``test/test_boxes_real.py``).
 
 Speed: everything runs on a grid of every ``fit_stride``-th pixel (2 by default) inside the boxes'
-bounding rectangle, vectorised over boxes with NumPy and OpenCV (``bench/bench_boxes.py`` prints
-the figures). The first call per camera model computes and caches the pixel-ray table.
+bounding rectangle (aligned to the stride, so that it is a window of the camera's cached strided
+ray table), vectorised over boxes with NumPy and OpenCV: the points of all boxes sit in one padded
+(boxes x points) layout built by one sort, so RANSAC, the plane refits (one batched matrix product
+for all moments), the inlier tests and the rectangle quantiles are a few whole-array operations,
+whatever the number of boxes. ``BoxEstimatorConfig(label_image=False)`` skips the full-resolution
+label image when only the poses are wanted (the ROS node). ``bench/bench_boxes.py`` prints the
+figures. The first call per camera model computes and caches the pixel-ray table.
+``BoxEstimate.pixel_count`` is counted on the grid (labelled grid points times ``fit_stride**2``).
 """
 
 from enet_ros.boxes.camera import CameraModel

@@ -95,6 +95,7 @@ class CameraModel:
         object.__setattr__(self, 'height', height)
         object.__setattr__(self, 'distortion_model', model or 'plumb_bob')
         object.__setattr__(self, '_rays', None)
+        object.__setattr__(self, '_grid_rays', {})
         object.__setattr__(self, '_scaled', {})
 
     @classmethod
@@ -217,6 +218,28 @@ class CameraModel:
                          self.height)
         return rays
 
+    def grid_rays(self, stride: int) -> tuple:
+        """Return the ray table sampled every ``stride`` pixels (cached per stride).
+
+        Args:
+            stride: Grid step, pixels (>= 1).
+
+        Returns:
+            ``(rx, ry)``: two C-contiguous (ceil(height / stride), ceil(width / stride)) float32
+            arrays, ``x / z`` and ``y / z`` of the rays through pixels ``(j * stride, i *
+            stride)``. Read-only.
+        """
+        stride = int(stride)
+        cached = self._grid_rays.get(stride)
+        if cached is None:
+            rays = self.pixel_rays()[::stride, ::stride]
+            cached = (np.ascontiguousarray(rays[:, :, 0]), np.ascontiguousarray(rays[:, :, 1]))
+            for table in cached:
+                table.setflags(write=False)
+            if len(self._grid_rays) < 4:
+                self._grid_rays[stride] = cached
+        return cached
+
     def project(self, points: np.ndarray) -> np.ndarray:
         """Project 3D points to pixels, distortion included (``cv2.projectPoints``).
 
@@ -229,7 +252,13 @@ class CameraModel:
         pts = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 1, 3))
         if pts.shape[0] == 0:
             return np.zeros((0, 2), dtype=np.float64)
-        d = self.D if self.has_distortion else np.zeros(5)
+        if not self.has_distortion:
+            # The pinhole part of cv2.projectPoints, without its per-call set-up cost.
+            p = pts[:, 0, :]
+            x, y = p[:, 0] / p[:, 2], p[:, 1] / p[:, 2]
+            k = self.K
+            return np.stack([k[0, 0] * x + k[0, 1] * y + k[0, 2], k[1, 1] * y + k[1, 2]], axis=1)
+        d = self.D
         uv, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), self.K, d)
         return uv.reshape(-1, 2)
 

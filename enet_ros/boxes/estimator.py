@@ -55,15 +55,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 from enet_ros.boxes.camera import camera_for_image, CameraModel
-from enet_ros.boxes.geometry import (cross, fit_planes, group_sums, hull_angle,
-                                     matrix_to_quaternion, quaternion_to_matrix,
-                                     rectangle_extents, refine_planes, sample_groups,
-                                     subsample_groups)
-from enet_ros.boxes.instances import color_line_cut, grow_labels, max_pool, segment_instances
+from enet_ros.boxes.geometry import (cross, fit_planes, matrix_to_quaternion,
+                                     quaternion_to_matrix, rectangle_extents, refine_planes)
+from enet_ros.boxes.instances import (color_line_cut, grow_labels, label_counts, max_pool,
+                                      segment_instances)
 import numpy as np
 
 LOGGER = logging.getLogger(__name__)
@@ -114,6 +114,9 @@ class BoxEstimatorConfig:
             pose when no depth is given (or a box has too few valid depth pixels); None: boxes
             without depth get the 2D rectangle only.
         seed: RANSAC seed; the same inputs and seed give the same result.
+        label_image: Build the full-resolution instance image ``BoxEstimationResult.labels``;
+            False leaves it None and saves that pass (about a tenth of the time) when only the
+            poses are needed.
     """
 
     box_class_ids: Tuple[int, ...] = (1,)
@@ -146,6 +149,7 @@ class BoxEstimatorConfig:
     min_box_height_m: float = 0.02
     working_plane: Optional[Plane] = None
     seed: int = 0
+    label_image: bool = True
 
     def __post_init__(self) -> None:
         """Check ranges and normalise sequences to tuples.
@@ -221,7 +225,8 @@ class BoxEstimate:
 
     Attributes:
         instance_id: Label of the box in ``BoxEstimationResult.labels`` (1..N).
-        pixel_count: Pixels of the instance in the image.
+        pixel_count: Pixels of the instance in the image, counted on the ``fit_stride`` grid
+            (labelled grid points times ``fit_stride ** 2``; exact with ``fit_stride`` 1).
         valid_depth_ratio: Fraction of the instance's pixels with valid depth, [0, 1]
             (0 without depth).
         corners_px: (4, 2) float32 image corners ``(u, v)`` of the top face, in the order
@@ -271,14 +276,15 @@ class BoxEstimationResult:
 
     Attributes:
         boxes: One :class:`BoxEstimate` per instance, ordered by ``instance_id``.
-        labels: (H, W) int32 instance image: 0 = no box, k = the box with ``instance_id`` k.
+        labels: (H, W) int32 instance image: 0 = no box, k = the box with ``instance_id`` k;
+            None with ``BoxEstimatorConfig.label_image`` False.
         support_plane: (4,) float64 ``(a, b, c, d)`` support plane used for the heights (camera
             optical frame, metres, normal towards the camera), or None.
         camera: The camera model used (scaled to the image size), or None.
     """
 
     boxes: List[BoxEstimate]
-    labels: np.ndarray
+    labels: Optional[np.ndarray]
     support_plane: Optional[np.ndarray] = None
     camera: Optional[CameraModel] = None
 
@@ -411,24 +417,32 @@ def _to_gray(c: np.ndarray) -> np.ndarray:
 class _Grid:
     """The region of interest sampled every ``stride`` pixels, where all the work happens.
 
-    Grid point ``(i, j)`` is image pixel ``(u, v) = (x0 + j * stride, y0 + i * stride)``.
+    Grid point ``(i, j)`` is image pixel ``(u, v) = (x0 + j * stride, y0 + i * stride)``; ``x0``
+    and ``y0`` are multiples of ``stride`` so that the grid is a window of the camera's cached
+    strided ray table.
     """
 
     def __init__(self, camera: Optional[CameraModel], x0: int, y0: int, x1: int, y1: int,
                  stride: int) -> None:
+        x0, y0 = x0 - x0 % stride, y0 - y0 % stride
         self.camera = camera
         self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
         self.stride = stride
         self.roi = (slice(y0, y1), slice(x0, x1))
         self.sub = (slice(y0, y1, stride), slice(x0, x1, stride))
+        self.shape = (-(-(y1 - y0) // stride), -(-(x1 - x0) // stride))
 
     def take(self, image: np.ndarray) -> np.ndarray:
         """Return the grid samples of a full-size image (contiguous copy)."""
         return np.ascontiguousarray(image[self.sub])
 
-    def pixel_rays(self) -> np.ndarray:
-        """(h, w, 2) float32 normalised rays of the grid points (view of the cached table)."""
-        return self.camera.pixel_rays()[self.sub]
+    def ray_grids(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(h * w,) float32 ray x and y (x / z, y / z) of the grid points (contiguous copies)."""
+        rx, ry = self.camera.grid_rays(self.stride)
+        s = self.stride
+        win = (slice(self.y0 // s, self.y0 // s + self.shape[0]),
+               slice(self.x0 // s, self.x0 // s + self.shape[1]))
+        return np.ascontiguousarray(rx[win]).ravel(), np.ascontiguousarray(ry[win]).ravel()
 
     def project(self, points: np.ndarray) -> np.ndarray:
         """(N, 2) full-image pixel coordinates of (N, 3) points (distortion included)."""
@@ -444,8 +458,8 @@ class _FrameData:
     """Per-frame grids: normalised rays and depth at the grid points (flat, contiguous).
 
     Attributes:
-        rx: (h * w,) float32 ray x (x / z) of the grid points.
-        ry: (h * w,) float32 ray y (y / z).
+        rx: (h * w,) float32 ray x (x / z) of the grid points, or None without a camera.
+        ry: (h * w,) float32 ray y (y / z), or None.
         z: (h, w) float32 depth, metres (0 = invalid), or None without depth.
         valid: (h, w) bool valid depth, or None.
     """
@@ -456,9 +470,7 @@ class _FrameData:
             self.z, self.valid = depth_to_metres(depth)
         self.rx = self.ry = None
         if grid.camera is not None:
-            rays = grid.pixel_rays()
-            self.rx = np.ascontiguousarray(rays[:, :, 0]).ravel()
-            self.ry = np.ascontiguousarray(rays[:, :, 1]).ravel()
+            self.rx, self.ry = grid.ray_grids()
         self._zflat = None if self.z is None else self.z.ravel()
 
     def take_z(self, idx: np.ndarray) -> np.ndarray:
@@ -484,7 +496,7 @@ class _Geometry:
     inlier_ratio: np.ndarray  # (B,)
     rms: np.ndarray           # (B,)
     valid_ratio: np.ndarray   # (B,)
-    pixel_count: np.ndarray   # (B,) pixels (grid points * stride**2 until the end)
+    pixel_count: np.ndarray   # (B,) pixels: grid points * stride**2
     corners_px: np.ndarray    # (B, 4, 2) full-image pixels
 
 
@@ -499,69 +511,150 @@ def _empty_geometry(pixels: np.ndarray) -> _Geometry:
                      corners_px=np.full((n, 4, 2), np.nan))
 
 
-def _group_points(labels: np.ndarray, valid: Optional[np.ndarray], n: int
-                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Labelled grid points grouped by instance, raster order within each group.
+#: Longest padded row (points of one instance) before a large instance is thinned; see _Points.
+_MIN_ROW_CAP = 8192
 
-    Args:
-        labels: (h, w) int32 instance labels on the grid (0 = none).
-        valid: (h, w) bool valid-depth mask, or None (all points).
-        n: Number of instances.
+
+class _Points:
+    """The grid points of the instances in the padded (B, L) layout of :mod:`.geometry`.
+
+    Row ``b`` holds instance ``b + 1``'s points in raster order in its first ``counts[b]``
+    columns; the rest of the row repeats a real point and is masked out. One stable sort of the
+    points by label builds it; every later step is a broadcast operation over all instances.
+
+    An instance far larger than the average one would make the padding expensive: rows are capped
+    at ``max(8192, 4 * mean count)`` points by keeping every ``step[b]``-th point of a larger
+    instance (raster order, so still spread over the whole face); counts derived from the points
+    are scaled back by ``step``.
+
+    Attributes:
+        counts: (B,) points per instance in the layout.
+        step: (B,) thinning step per instance (1 = all points).
+        mask: (B, L) bool real points.
+        flat: (B, L) int64 flat grid indices of the points.
+        rows: (B, L) int64 grid rows of the points.
+        rx, ry: (B, L) float32 normalised rays of the points (None without a camera).
+        z: (B, L) float32 depth, metres (None without depth).
+    """
+
+    def __init__(self, labels: np.ndarray, valid: Optional[np.ndarray], n: int,
+                 frame: _FrameData) -> None:
+        self._height, self._width = labels.shape
+        sel = labels > 0
+        if valid is not None:
+            sel &= valid
+        idx = np.flatnonzero(sel)
+        g = labels.ravel().take(idx)
+        order = np.argsort(g, kind='stable')          # radix sort; raster order kept per label
+        idx = idx.take(order)
+        bounds = np.searchsorted(g.take(order), np.arange(1, n + 2)).tolist()
+        counts = np.diff(bounds)
+        n_pts = len(idx)
+        step = np.ones(n, np.int64)
+        cap = max(_MIN_ROW_CAP, 4 * (-(-n_pts // max(n, 1))))
+        if n and counts.max(initial=0) > cap:
+            step = np.maximum(1, -(-counts // cap))
+            counts = -(-counts // step)
+        length = max(int(counts.max(initial=0)), 1)
+        self.counts = counts
+        self.step = step
+        self.mask = np.arange(length) < counts[:, None]
+        # Row b: the instance's indices, then its last one repeated (masked out). One slice copy
+        # per instance is far cheaper here than building a (B, L) gather index.
+        flat = np.zeros((n, length), np.int64)
+        for b, (start, cnt, stp) in enumerate(zip(bounds[:-1], counts.tolist(), step.tolist())):
+            if cnt:
+                flat[b, :cnt] = idx[start:start + cnt * stp:stp]
+                flat[b, cnt:] = flat[b, cnt - 1]
+        self.flat = flat
+        self._rows = None
+        self.rx = self.ry = self.z = None
+        if frame.rx is not None:
+            self.rx = frame.rx.take(flat)
+            self.ry = frame.ry.take(flat)
+        if valid is not None:
+            self.z = frame.take_z(flat)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """(B, L) int64 grid rows of the points."""
+        if self._rows is None:
+            self._rows = self.flat // self._width
+        return self._rows
+
+    def row_extremes(self, sel: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """First and last selected point of every (instance, grid row).
+
+        The convex hull of these is that of all selected points, at a fraction of their number.
+
+        Args:
+            sel: (B, L) bool points to consider (within ``mask``).
+
+        Returns:
+            ``(pos, counts)``: flat positions into the (B, L) arrays, grouped by instance
+            (ascending), and the (B,) number per instance.
+        """
+        n_groups, length = sel.shape
+        pos = np.flatnonzero(sel)
+        if len(pos) == 0:
+            return pos, np.zeros(n_groups, np.int64)
+        # (instance, row) key of every point: the flat index plus a per-instance offset larger
+        # than any grid index, divided by the width (one pass instead of two divisions).
+        offset = np.arange(n_groups, dtype=np.int64) * (self._width * (self._height + 1))
+        key = (self.flat + offset[:, None]).ravel().take(pos) // self._width
+        change = key[1:] != key[:-1]
+        edge = np.ones(len(pos), bool)                      # first and last point of each run
+        edge[1:-1] = change[:-1] | change[1:]
+        pos = pos[edge]
+        return pos, np.bincount(pos // length, minlength=n_groups)
+
+
+def _random_tables(seed: int, n_groups: int, sample: int,
+                   hypotheses: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Seeded uniform tables for the RANSAC sample and hypotheses, rows = instances.
+
+    Row ``b`` depends only on ``seed`` and ``b`` (each table comes from its own generator, filled
+    row by row), so a result never depends on earlier calls; the tables are cached.
 
     Returns:
-        ``(idx, counts, all_counts)``: flat grid indices (int64) of the selected points sorted
-        by instance, the number selected per instance, and the number of labelled points per
-        instance with or without valid depth.
+        ``((B, sample) float64, (B, hypotheses, 3) float64)`` uniform numbers in [0, 1).
     """
-    sel = labels > 0
-    all_counts = np.bincount(labels[sel], minlength=n + 1)[1:]
-    if valid is not None:
-        sel &= valid
-    idx = np.flatnonzero(sel)
-    g = labels.ravel().take(idx).astype(np.uint16)
-    order = np.argsort(g, kind='stable')   # radix sort for uint16; raster order kept per group
-    counts = np.bincount(g, minlength=n + 1)[1:]
-    return idx.take(order), counts, all_counts
+    key = (seed, sample, hypotheses)
+    cached = _RANDOM_CACHE.get(key)
+    if cached is None or cached[0].shape[0] < n_groups:
+        rows = max(64, 2 * n_groups)
+        cached = (np.random.default_rng([seed, 0]).random((rows, sample)),
+                  np.random.default_rng([seed, 1]).random((rows, hypotheses, 3)))
+        if len(_RANDOM_CACHE) > 8:
+            _RANDOM_CACHE.clear()
+        _RANDOM_CACHE[key] = cached
+    return cached[0][:n_groups], cached[1][:n_groups]
 
 
-def _row_extremes(counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Return the first and last index of each (group, row) run in raster-ordered data."""
-    if len(rows) == 0:
-        return np.zeros(0, np.int64)
-    group = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    key = group * (int(rows.max()) + 1) + rows
-    change = np.flatnonzero(key[1:] != key[:-1])
-    ends = np.empty(2 * len(change) + 2, np.int64)
-    ends[0] = 0
-    ends[1:len(change) + 1] = change
-    ends[len(change) + 1:-1] = change + 1
-    ends[-1] = len(key) - 1
-    ends.sort()
-    return ends
+_RANDOM_CACHE: dict = {}
 
 
-def _rectangles(geo: _Geometry, rx: np.ndarray, ry: np.ndarray, rows: np.ndarray,
-                counts: np.ndarray, grid: _Grid, trim: float, face_px: np.ndarray) -> None:
+def _rectangles(geo: _Geometry, pts: _Points, inl: np.ndarray, in_counts: np.ndarray,
+                grid: _Grid, trim: float, face_px: np.ndarray) -> None:
     """Fit the top-face rectangle of each instance with a plane (fills ``geo`` in place).
 
     The face points' rays are intersected with the instance's plane (so depth noise does not
     blur the outline) and expressed in an in-plane basis; the rectangle's orientation comes from
     the minimum-area rectangle of the row-extreme points (the convex hull is all that matters)
-    and its sides from trimmed quantiles (see
+    and its sides from trimmed quantiles of every second point (see
     :func:`enet_ros.boxes.geometry.rectangle_extents`).
 
     Args:
         geo: Geometry with ``normal`` and ``offset`` set; instances with a finite offset and at
-            least 3 points are processed.
-        rx: (N,) float32 normalised ray x (x / z) of the face points, grouped by instance.
-        ry: (N,) float32 normalised ray y (y / z) of the same points.
-        rows: (N,) grid rows of those points (raster order within each group).
-        counts: (B,) points per instance.
+            least 3 points in ``inl`` are processed.
+        pts: The instances' points (rays).
+        inl: (B, L) bool face points of each instance.
+        in_counts: (B,) number of face points per instance (in the layout).
         grid: Projects the corners.
         trim: Quantile trim of the rectangle sides.
         face_px: (B,) estimated top-face pixel count (for the fill ratio).
     """
-    todo = np.flatnonzero(np.isfinite(geo.offset) & (counts >= 3))
+    todo = np.flatnonzero(np.isfinite(geo.offset) & (in_counts >= 3))
     if len(todo) == 0:
         return
     has = np.isfinite(geo.offset)
@@ -574,31 +667,40 @@ def _rectangles(geo: _Geometry, rx: np.ndarray, ry: np.ndarray, rows: np.ndarray
     e1 -= nrm * nrm[:, :1]
     e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-12)
     e2 = cross(nrm, e1)
-    # Per point: t = -d / (n . r), coords = t * (r . e1, r . e2) with r = (x, y, 1).
-    table = np.concatenate([nrm, e1, e2, off[:, None]], axis=1).astype(np.float32)
+    # Per point: t = -d / (n . r), coords = t * (r . e1, r . e2) with r = (x, y, 1); float32 is
+    # plenty here (micrometres over metres).
+    tab = np.concatenate([nrm, e1, e2, off[:, None]], axis=1).astype(np.float32)
 
-    def plane_coords(sel: np.ndarray, cnt: np.ndarray) -> np.ndarray:
-        # float32 is plenty here: micrometres over metres.
-        tab = np.repeat(table, cnt, axis=0)
-        x, y = rx[sel], ry[sel]
-        t = -tab[:, 9] / (x * tab[:, 0] + y * tab[:, 1] + tab[:, 2])
-        out = np.empty((len(x), 2), np.float32)
-        out[:, 0] = t * (x * tab[:, 3] + y * tab[:, 4] + tab[:, 5])
-        out[:, 1] = t * (x * tab[:, 6] + y * tab[:, 7] + tab[:, 8])
-        return out
+    def plane_coords(rx: np.ndarray, ry: np.ndarray, t: np.ndarray) -> Tuple[np.ndarray, ...]:
+        # rx, ry: (B, K) rays; t: (B, 10) per-row table (broadcast as (B, 1) columns).
+        den = rx * t[:, 0:1]
+        den += ry * t[:, 1:2]
+        den += t[:, 2:3]
+        scale = -t[:, 9:10] / den
+        u = rx * t[:, 3:4]
+        u += ry * t[:, 4:5]
+        u += t[:, 5:6]
+        u *= scale
+        v = rx * t[:, 6:7]
+        v += ry * t[:, 7:8]
+        v += t[:, 8:9]
+        v *= scale
+        return u, v
 
     # Orientation: the row-extreme points (all of them: they carry the outline).
-    ext = _row_extremes(counts, rows)
-    ends = np.concatenate([[0], np.cumsum(counts)])
-    bounds = np.searchsorted(ext, ends)
-    hull = plane_coords(ext, np.diff(bounds))
-    angles = np.zeros(len(counts))
-    for b in todo:
-        angles[b] = hull_angle(hull[bounds[b]:bounds[b + 1]])
+    pos, ext_counts = pts.row_extremes(inl)
+    group = np.repeat(np.arange(len(ext_counts)), ext_counts)
+    hu, hv = plane_coords(pts.rx.ravel().take(pos)[:, None], pts.ry.ravel().take(pos)[:, None],
+                          tab[group])
+    hull = np.concatenate([hu, hv], axis=1)             # (M, 2) float32, contiguous
+    bounds = np.concatenate([[0], np.cumsum(ext_counts)])
+    angles = [0.0] * len(in_counts)
+    ends = bounds.tolist()
+    for b in todo.tolist():
+        angles[b] = math.radians(cv2.minAreaRect(hull[ends[b]:ends[b + 1]])[2])
     # Sides: trimmed quantiles of every second point (a uniform grid sample as well).
-    step, sub_counts = subsample_groups(counts, 2)
-    c2, long2, sides = rectangle_extents(plane_coords(step, sub_counts), sub_counts, angles,
-                                         trim)
+    u, v = plane_coords(pts.rx[:, ::2], pts.ry[:, ::2], tab)
+    c2, long2, sides = rectangle_extents(u, v, inl[:, ::2], angles, trim)
     c2, long2, sides = c2[todo], long2[todo], sides[todo]
     # Back to 3D (all instances at once).
     e1t, e2t, nt = e1[todo], e2[todo], nrm[todo]
@@ -617,47 +719,52 @@ def _rectangles(geo: _Geometry, rx: np.ndarray, ry: np.ndarray, rows: np.ndarray
     geo.corners_px[todo] = uv
     # Shoelace area of the projected quadrilaterals, pixels.
     u, v = uv[..., 0], uv[..., 1]
-    area = 0.5 * np.abs((u * np.roll(v, -1, axis=1) - np.roll(u, -1, axis=1) * v).sum(axis=1))
+    nxt = [1, 2, 3, 0]
+    area = 0.5 * np.abs((u * v[:, nxt] - u[:, nxt] * v).sum(axis=1))
     geo.fill[todo] = np.clip(face_px[todo] / np.maximum(area, 1e-9), 0.0, 1.0)
     geo.ok[todo] = True
 
 
 def _metric_geometry(labels: np.ndarray, frame: '_FrameData', grid: _Grid,
-                     cfg: BoxEstimatorConfig, n: int) -> _Geometry:
+                     cfg: BoxEstimatorConfig, n: int,
+                     sizes: Optional[np.ndarray] = None) -> _Geometry:
     """Plane and rectangle of every instance from depth (see the module docstring).
 
     Args:
-        labels: (h, w) int32 grid labels 1..n.
+        labels: (h, w) uint16 or int32 grid labels 1..n.
         frame: Grid depth and rays of the frame.
         grid: The work grid.
         cfg: Options.
         n: Number of instances.
+        sizes: (n,) grid points per instance, or None to count them.
 
     Returns:
         The geometry of the n instances.
     """
-    rng = np.random.default_rng(cfg.seed)
     cell = float(grid.stride * grid.stride)
-    idx, counts, all_counts = _group_points(labels, frame.valid, n)
-    geo = _empty_geometry(all_counts * cell)
-    geo.valid_ratio = counts / np.maximum(all_counts, 1)
-    rx = frame.rx.take(idx)
-    ry = frame.ry.take(idx)
-    z = frame.take_z(idx)
-    pts = np.empty((len(z), 3), np.float32)
-    np.multiply(rx, z, out=pts[:, 0])
-    np.multiply(ry, z, out=pts[:, 1])
-    pts[:, 2] = z
-    zmean = group_sums(z, counts) / np.maximum(counts, 1)
-    thr = cfg.plane_threshold_m + cfg.plane_threshold_per_m2 * zmean ** 2
+    if sizes is None:
+        sizes = label_counts(np.ascontiguousarray(labels, dtype=np.uint16), n)[1:]
+    pts = _Points(labels, frame.valid, n, frame)
+    counts = pts.counts
+    valid_counts = counts * pts.step
+    geo = _empty_geometry(np.asarray(sizes, dtype=np.float64) * cell)
+    geo.valid_ratio = valid_counts / np.maximum(sizes, 1)
+    z = pts.z
+    x = pts.rx * z
+    y = pts.ry * z
+    zmean = np.einsum('ij,ij->i', z, pts.mask.astype(np.float32)) / np.maximum(counts, 1)
+    thr = cfg.plane_threshold_m + cfg.plane_threshold_per_m2 * zmean.astype(np.float64) ** 2
     # RANSAC on a sample of each instance, then least squares on all its points.
-    samples = pts[sample_groups(len(z), counts, cfg.ransac_sample, rng)]
-    samples[counts < cfg.min_valid_pixels] = np.nan
-    fits = fit_planes(samples, thr, rng, hypotheses=cfg.ransac_hypotheses, refine_iterations=1,
+    u_sample, u_hyp = _random_tables(cfg.seed, n, cfg.ransac_sample, cfg.ransac_hypotheses)
+    ranks = np.minimum((u_sample * counts[:, None]).astype(np.int64),
+                       np.maximum(counts - 1, 0)[:, None])
+    sx, sy, sz = (np.take_along_axis(a, ranks, axis=1) for a in (x, y, z))
+    sz[counts < cfg.min_valid_pixels] = np.nan
+    fits = fit_planes(sx, sy, sz, thr, u_hyp, refine_iterations=1,
                       max_view_angle_deg=cfg.max_view_angle_deg)
     normals, offsets, inl, in_counts, geo.rms = refine_planes(
-        pts, counts, fits.normals, fits.offsets, thr, iterations=cfg.refine_iterations, step=2,
-        rms=fits.rms)
+        x, y, z, pts.mask, fits.normals, fits.offsets, thr, centres=fits.centres,
+        iterations=cfg.refine_iterations, step=2, rms=fits.rms)
     ok = np.isfinite(offsets)
     if not np.any(ok):
         return geo
@@ -666,9 +773,8 @@ def _metric_geometry(labels: np.ndarray, frame: '_FrameData', grid: _Grid,
     geo.inlier_ratio = np.where(counts > 0, in_counts / np.maximum(counts, 1), np.nan)
     # Top-face pixels: inliers, scaled to full resolution and to the pixels without depth
     # (assumed to lie on the face in the same proportion).
-    face_px = in_counts * cell / np.maximum(geo.valid_ratio, 1e-6)
-    _rectangles(geo, rx[inl], ry[inl], idx[inl] // labels.shape[1], in_counts, grid,
-                cfg.extent_trim, face_px)
+    face_px = in_counts * pts.step * cell / np.maximum(geo.valid_ratio, 1e-6)
+    _rectangles(geo, pts, inl, in_counts, grid, cfg.extent_trim, face_px)
     return geo
 
 
@@ -679,40 +785,40 @@ def _plane_geometry(labels: np.ndarray, geo: _Geometry, plane: np.ndarray, frame
     Fills ``geo`` in place; the normal is the plane's, oriented towards the camera.
     """
     n = len(geo.ok)
-    idx, counts, _ = _group_points(labels, None, n)
+    pts = _Points(labels, None, n, frame)
     sel = np.zeros(n, bool)
     sel[only] = True
-    sel &= counts >= 3
+    sel &= pts.counts >= 3
     if not np.any(sel):
         return
-    keep = np.repeat(sel, counts)
     saved = geo.offset.copy()
     geo.offset[:] = np.nan                                  # _rectangles skips NaN offsets
     geo.normal[sel] = plane[:3]
     geo.offset[sel] = plane[3]
-    idx = idx[keep]
-    _rectangles(geo, frame.rx.take(idx), frame.ry.take(idx), idx // labels.shape[1],
-                np.where(sel, counts, 0), grid, cfg.extent_trim, geo.pixel_count)
+    inl = pts.mask & sel[:, None]
+    _rectangles(geo, pts, inl, np.where(sel, pts.counts, 0), grid, cfg.extent_trim,
+                geo.pixel_count)
     geo.offset[~sel] = saved[~sel]
 
 
-def _image_rectangles(labels: np.ndarray, geo: _Geometry, grid: _Grid,
+def _image_rectangles(labels: np.ndarray, geo: _Geometry, frame: '_FrameData', grid: _Grid,
                       only: np.ndarray) -> None:
     """2D oriented rectangles (full-image pixels) of the instances ``only`` (no metric pose)."""
     if len(only) == 0:
         return
     n = len(geo.ok)
-    idx, counts, _ = _group_points(labels, None, n)
+    pts = _Points(labels, None, n, frame)
+    pos, ext_counts = pts.row_extremes(pts.mask)
+    flat = pts.flat.ravel().take(pos)
     width = labels.shape[1]
-    rows, cols = idx // width, idx % width
-    ext = _row_extremes(counts, rows)
-    bounds = np.searchsorted(ext, np.concatenate([[0], np.cumsum(counts)]))
+    rows, cols = flat // width, flat % width
+    bounds = np.concatenate([[0], np.cumsum(ext_counts)])
     for b in only:
-        sel = ext[bounds[b]:bounds[b + 1]]
-        if len(sel) < 3:
+        if bounds[b + 1] - bounds[b] < 3:
             continue
-        pts = grid.to_pixels(rows[sel], cols[sel]).astype(np.float32)
-        (cu, cv), (w, h), ang = cv2.minAreaRect(pts)
+        sel = slice(bounds[b], bounds[b + 1])
+        uv = grid.to_pixels(rows[sel], cols[sel]).astype(np.float32)
+        (cu, cv), (w, h), ang = cv2.minAreaRect(uv)
         # The samples are cell corners: each stands for a stride x stride cell.
         w, h = w + grid.stride, h + grid.stride
         c = np.array([cu, cv]) + 0.5 * (grid.stride - 1)
@@ -828,28 +934,32 @@ def _find_support_plane(fg: np.ndarray, boundary: Optional[np.ndarray], frame: '
         return None
     if len(idx) > 4096:                                     # plenty for one plane
         idx = idx[::len(idx) // 2048]
+    # Coordinates as separate 1-D arrays: NumPy reduces those quickly, an (N, 3) array over its
+    # first axis slowly, and a BLAS (3, N) x (N, 3) product may wake idle BLAS threads.
     z = frame.take_z(idx).astype(np.float64)
-    pts = np.stack([frame.rx.take(idx) * z, frame.ry.take(idx) * z, z], axis=1)
+    x = frame.rx.take(idx) * z
+    y = frame.ry.take(idx) * z
     w = np.maximum(geo.pixel_count[geo.ok], 1.0)
     mean_n = (geo.normal[geo.ok] * w[:, None]).sum(axis=0)
     mean_n /= np.linalg.norm(mean_n)
-    h = pts @ mean_n
+    h = x * mean_n[0] + y * mean_n[1] + z * mean_n[2]
     top = float((geo.centre[geo.ok] @ mean_n).min())
     below = h < top - cfg.min_box_height_m
-    if below.sum() < cfg.min_valid_pixels:
+    if np.count_nonzero(below) < cfg.min_valid_pixels:
         return None
     hb = h[below]
     bins = ((top - hb) / 0.005).astype(np.int64)            # 5 mm bins below the lowest top
     level = top - (np.argmax(np.bincount(bins)) + 0.5) * 0.005
-    zl = float(np.median(z[below]))
+    zl = float(z[below].mean())                             # sets the threshold's range term
     thr = cfg.plane_threshold_m + cfg.plane_threshold_per_m2 * zl ** 2
     sel = below & (np.abs(h - level) < thr)
-    if sel.sum() < cfg.min_valid_pixels:
+    if np.count_nonzero(sel) < cfg.min_valid_pixels:
         return None
-    p = pts[sel]
-    mu = p.mean(axis=0)
-    q = p - mu
-    _, vecs = np.linalg.eigh(q.T @ q)
+    px, py, pz = x[sel], y[sel], z[sel]
+    mu = np.array([px.mean(), py.mean(), pz.mean()])
+    qx, qy, qz = px - mu[0], py - mu[1], pz - mu[2]
+    cov = np.array([[qx @ qx, qx @ qy, qx @ qz], [0.0, qy @ qy, qy @ qz], [0.0, 0.0, qz @ qz]])
+    _, vecs = np.linalg.eigh(cov, UPLO='U')
     nrm = vecs[:, 0]
     if nrm @ mu > 0:
         nrm = -nrm
@@ -862,6 +972,9 @@ def _find_support_plane(fg: np.ndarray, boundary: Optional[np.ndarray], frame: '
 
 # ---------------------------------------------------------------------------------------------
 # Public entry point
+
+
+_DEFAULT_CONFIG = BoxEstimatorConfig()
 
 
 def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
@@ -889,8 +1002,17 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
         ValueError: On inputs of the wrong shape or dtype, a depth or working plane without a
             camera, or a camera whose aspect ratio differs from the image's.
     """
-    cfg = config or BoxEstimatorConfig()
-    fg, boundary = semantic_to_masks(mask, cfg)
+    cfg = _DEFAULT_CONFIG if config is None else config
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f'mask must be (H, W) class ids or bool, got shape {m.shape}')
+    if m.dtype == bool:
+        fg = m
+    elif np.issubdtype(m.dtype, np.integer):
+        fg = _isin(m, cfg.box_class_ids)
+    else:
+        raise ValueError(f'mask must hold integer class ids or bool, got dtype {m.dtype}; '
+                         'pass the argmax of the logits, not the scores')
     height, width = fg.shape
     cam = camera_for_image(camera, width, height)
     if depth is not None and cam is None:
@@ -900,82 +1022,81 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
     if depth is not None:
         _check_depth(depth, (height, width))
     color = _check_color(color, (height, width)) if cfg.use_color_edges else None
-    labels_full = np.zeros((height, width), np.int32)
+    labels_full = np.zeros((height, width), np.int32) if cfg.label_image else None
     support = _plane_array(cfg.support_plane)
-    if not fg.any():
+    fg = np.ascontiguousarray(fg)
+    x0, y0, bw, bh = cv2.boundingRect(fg.view(np.uint8))
+    if bw == 0 or bh == 0:
         return BoxEstimationResult([], labels_full, support, cam)
 
     # The work grid: the boxes' bounding rectangle plus the support band and filter margins,
-    # sampled every fit_stride pixels.
+    # sampled every fit_stride pixels. Only the region is looked at from here on.
     s = cfg.fit_stride
-    fg = np.ascontiguousarray(fg)
-    x0, y0, bw, bh = cv2.boundingRect(fg.view(np.uint8))
     margin = cfg.support_band_px + cfg.depth_step_window_px + cfg.color_line_kernel_px
     grid = _Grid(cam, max(0, x0 - margin), max(0, y0 - margin), min(width, x0 + bw + margin),
                  min(height, y0 + bh + margin), s)
+    fg_roi = fg[grid.roi]
     fg_g = grid.take(fg)
     cut = None
     boundary_g = None
-    if boundary is not None:
-        boundary_g = max_pool(boundary[grid.roi], s)
-        cut = boundary_g.copy()
+    if m.dtype != bool and cfg.boundary_class_ids:
+        boundary = _isin(m[grid.roi], cfg.boundary_class_ids)
+        if boundary.any():
+            boundary_g = max_pool(boundary, s)
+            cut = boundary_g
     if color is not None:
-        lines = color_line_cut(_to_gray(color[grid.roi]), cfg.color_line_kernel_px,
-                               cfg.color_line_threshold)
-        cut = max_pool(lines, s) if cut is None else cut | max_pool(lines, s)
+        lines = max_pool(color_line_cut(_to_gray(color[grid.roi]), cfg.color_line_kernel_px,
+                                        cfg.color_line_threshold), s)
+        cut = lines if cut is None else cut | lines
     frame = _FrameData(grid, None if depth is None else grid.take(np.asarray(depth)))
-    depth_g = frame.z
-    labels, _ = segment_instances(
-        fg_g, cut=cut, depth_m=depth_g,
+    labels, sizes = segment_instances(
+        fg_g, cut=cut, depth_m=frame.z,
         depth_step_window_px=max(3, (cfg.depth_step_window_px // s) | 1),
         depth_step_ratio=cfg.depth_step_ratio, depth_step_min_m=cfg.depth_step_min_m,
         min_seed_pixels=-(-cfg.min_seed_pixels // (s * s)),
         max_grow_px=-(-cfg.max_grow_px // s), min_pixels=-(-cfg.min_pixels // (s * s)))
-    n = int(labels.max())
+    n = len(sizes)
     if n == 0:
         return BoxEstimationResult([], labels_full, support, cam)
 
     if depth is not None:
-        geo = _metric_geometry(labels, frame, grid, cfg, n)
+        geo = _metric_geometry(labels, frame, grid, cfg, n, sizes)
         labels, geo = _merge_fragments(labels, geo, frame, grid, cfg)
         if support is None and cfg.find_support_plane:
             support = _find_support_plane(fg_g, boundary_g, frame, grid, geo, cfg)
     else:
-        counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-        geo = _empty_geometry(counts * float(s * s))
+        geo = _empty_geometry(sizes * float(s * s))
     missing = np.flatnonzero(~geo.ok)
     if cfg.working_plane is not None and len(missing):
         _plane_geometry(labels, geo, _plane_array(cfg.working_plane), frame, grid, cfg, missing)
-    _image_rectangles(labels, geo, grid, np.flatnonzero(~geo.ok))
-    labels_full[grid.roi] = _upsample_labels(labels, fg[grid.roi], s)
-    geo.pixel_count = np.bincount(labels_full[grid.roi].ravel(),
-                                  minlength=len(geo.ok) + 1)[1:].astype(np.float64)
+    _image_rectangles(labels, geo, frame, grid, np.flatnonzero(~geo.ok))
+    if labels_full is not None:
+        labels_full[grid.roi] = _upsample_labels(labels, fg_roi, s)
     return BoxEstimationResult(_build_boxes(geo, support), labels_full, support, cam)
 
 
 def _upsample_labels(labels: np.ndarray, fg: np.ndarray, stride: int) -> np.ndarray:
     """Full-resolution labels of the box pixels from grid labels.
 
-    Each grid label covers its ``stride`` x ``stride`` cell; box pixels whose cell has no label
-    take the nearest label (at most ``stride`` rings).
+    Each grid label covers its ``stride`` x ``stride`` cell; a cell that holds box pixels but no
+    label (its corner sample is not a box pixel) first takes the largest label among its 8
+    neighbouring cells, so box pixels along the outlines are labelled as well.
 
     Args:
-        labels: (h, w) int32 grid labels.
+        labels: (h, w) integer grid labels (< 65535).
         fg: (H, W) bool box pixels of the region (H <= h * stride, W <= w * stride).
         stride: Grid step, pixels.
 
     Returns:
-        (H, W) int32 labels, 0 outside the box pixels.
+        (H, W) uint16 labels, 0 outside the box pixels.
     """
-    if stride == 1:
-        return np.where(fg, labels, 0).astype(np.int32)
-    big = labels.astype(np.uint16)
-    big = cv2.resize(big, (big.shape[1] * stride, big.shape[0] * stride),
-                     interpolation=cv2.INTER_NEAREST)[:fg.shape[0], :fg.shape[1]]
+    lab = np.ascontiguousarray(labels, dtype=np.uint16)
     fg_u8 = np.ascontiguousarray(fg).view(np.uint8)
-    big = cv2.bitwise_and(big, big, mask=fg_u8)
-    big = grow_labels(np.ascontiguousarray(big), fg, stride)
-    return big.astype(np.int32)
+    if stride > 1:
+        lab = grow_labels(lab.copy(), max_pool(fg, stride), 1)
+        lab = cv2.resize(lab, (lab.shape[1] * stride, lab.shape[0] * stride),
+                         interpolation=cv2.INTER_NEAREST)[:fg.shape[0], :fg.shape[1]]
+    return cv2.bitwise_and(lab, lab, mask=fg_u8)
 
 
 def _plane_array(plane: Optional[Plane]) -> Optional[np.ndarray]:

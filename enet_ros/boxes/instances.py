@@ -85,8 +85,9 @@ def depth_step_cut(depth_m: np.ndarray, window_px: int, ratio: float,
     span = cv2.subtract(cv2.dilate(far, kernel), cv2.erode(near, kernel))
     thr = cv2.max(cv2.multiply(far, float(ratio)), float(min_step_m))
     step = cv2.compare(span, thr, cv2.CMP_GT)
-    step = cv2.bitwise_and(step, cv2.compare(far, 0.0, cv2.CMP_GT))
-    return step.view(bool)
+    # 0/255 from the comparisons; 0/1 after the AND with the 0/1 validity mask, a valid bool.
+    step = cv2.bitwise_and(step, cv2.compare(far, 0.0, cv2.CMP_GT), dst=None)
+    return cv2.bitwise_and(step, 1).view(bool)
 
 
 def color_line_cut(gray: np.ndarray, kernel_px: int, threshold: float) -> np.ndarray:
@@ -103,7 +104,9 @@ def color_line_cut(gray: np.ndarray, kernel_px: int, threshold: float) -> np.nda
     """
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_px, kernel_px))
     tophat = cv2.morphologyEx(np.ascontiguousarray(gray), cv2.MORPH_BLACKHAT, kernel)
-    return cv2.compare(tophat, float(threshold), cv2.CMP_GT).view(bool)
+    # cv2.threshold writes 0/1 directly: a valid bool array without a second pass.
+    _, lines = cv2.threshold(tophat, float(threshold), 1, cv2.THRESH_BINARY)
+    return lines.view(bool)
 
 
 def label_seeds(fg: np.ndarray, cut: np.ndarray, min_seed_pixels: int) -> Tuple[np.ndarray, int]:
@@ -118,22 +121,56 @@ def label_seeds(fg: np.ndarray, cut: np.ndarray, min_seed_pixels: int) -> Tuple[
         ``(labels, n)``: (H, W) uint16 seed labels 1..n (0 = no seed) and the seed count.
     """
     seeds = cv2.bitwise_and(np.ascontiguousarray(fg).view(np.uint8),
-                            cv2.bitwise_not(np.ascontiguousarray(cut).view(np.uint8)) & 1)
+                            cv2.bitwise_not(np.ascontiguousarray(cut).view(np.uint8)))
+    # (connectedComponentsWithStats costs about three times as much as this plus a histogram.)
     n_cc, cc = cv2.connectedComponents(seeds, connectivity=4, ltype=cv2.CV_16U)
     if n_cc <= 1:
         return np.zeros(fg.shape, np.uint16), 0
     if n_cc >= np.iinfo(np.uint16).max:
         raise ValueError(f'{n_cc - 1} box seeds in one image: more than the 65534 supported; '
                          'check the mask (noise?) or raise min_seed_pixels')
-    areas = np.bincount(cc.ravel(), minlength=n_cc)
-    areas[0] = 0
-    keep = areas >= min_seed_pixels
+    keep = label_counts(cc, n_cc - 1) >= min_seed_pixels
+    keep[0] = False
     n = int(keep.sum())
     if n == n_cc - 1:
         return cc, n
-    lut = np.zeros(n_cc, np.uint16)
-    lut[keep] = np.arange(1, n + 1, dtype=np.uint16)
-    return lut[cc], n
+    return relabel(cc, keep), n
+
+
+def relabel(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Renumber the kept labels 1..K in order and set the others to 0.
+
+    Args:
+        labels: (H, W) uint16 labels 0..N.
+        keep: (N + 1,) bool, True for the labels kept (``keep[0]`` is ignored).
+
+    Returns:
+        (H, W) uint16 labels 0..K.
+    """
+    keep = np.asarray(keep, bool).copy()
+    keep[0] = False
+    lut = np.zeros(len(keep), np.uint16)
+    lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint16)
+    if len(lut) <= 256:
+        # cv2.LUT on 8-bit labels: about 5x faster than NumPy's fancy indexing of uint16.
+        table = np.zeros(256, np.uint8)
+        table[:len(lut)] = lut
+        return cv2.LUT(labels.astype(np.uint8), table).astype(np.uint16)
+    return lut[labels]
+
+
+def label_counts(labels: np.ndarray, n: int) -> np.ndarray:
+    """Pixels per label of a uint16 label image (``cv2.calcHist``: no int64 copy as in bincount).
+
+    Args:
+        labels: (H, W) uint16 labels 0..n.
+        n: Largest label.
+
+    Returns:
+        (n + 1,) int64 pixel count of each label (index 0: unlabelled pixels).
+    """
+    hist = cv2.calcHist([np.ascontiguousarray(labels)], [0], None, [n + 1], [0, n + 1])
+    return hist.ravel().astype(np.int64)
 
 
 def grow_labels(labels: np.ndarray, fg: np.ndarray, max_grow_px: int) -> np.ndarray:
@@ -198,23 +235,23 @@ def segment_instances(fg: np.ndarray, *, cut: Optional[np.ndarray] = None,
         min_pixels: Smallest instance kept, pixels.
 
     Returns:
-        ``(labels, sizes)``: (H, W) int32 instance labels 1..N in raster order of the seeds
+        ``(labels, sizes)``: (H, W) uint16 instance labels 1..N in raster order of the seeds
         (0 = no instance) and (N,) int64 pixel count of each instance.
     """
-    cuts = np.zeros(fg.shape, bool) if cut is None else cut.copy()
     if depth_m is not None:
-        cuts |= depth_step_cut(depth_m, depth_step_window_px, depth_step_ratio,
-                               depth_step_min_m)
-    cuts = cv2.dilate(cuts.view(np.uint8), _CROSS).view(bool)
+        step = depth_step_cut(depth_m, depth_step_window_px, depth_step_ratio, depth_step_min_m)
+        cuts = step if cut is None else cv2.bitwise_or(step.view(np.uint8),
+                                                       np.ascontiguousarray(cut).view(np.uint8))
+    else:
+        cuts = np.zeros(fg.shape, bool) if cut is None else cut
+    cuts = cv2.dilate(np.ascontiguousarray(cuts).view(np.uint8), _CROSS).view(bool)
     labels, n = label_seeds(fg, cuts, min_seed_pixels)
     if n == 0:
-        return np.zeros(fg.shape, np.int32), np.zeros(0, np.int64)
+        return np.zeros(fg.shape, np.uint16), np.zeros(0, np.int64)
     labels = grow_labels(labels, fg, max_grow_px)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes = label_counts(labels, n)
     keep = sizes >= min_pixels
     keep[0] = False
     if keep[1:].all():
-        return labels.astype(np.int32), sizes[1:].astype(np.int64)
-    lut = np.zeros(n + 1, np.int32)
-    lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return lut[labels], sizes[keep].astype(np.int64)
+        return labels, sizes[1:]
+    return relabel(labels, keep), sizes[keep]

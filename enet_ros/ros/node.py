@@ -26,12 +26,28 @@ Topics (relative names; remap them, e.g. ``-r image:=/camera/color/image_raw``):
 ``~/overlay``              rgb8 colour blend (only while subscribed)    out, reliable
 ``~/label_info``           vision_msgs/LabelInfo, or std_msgs/String    out, transient local
                            JSON where vision_msgs is not installed
+``~/boxes``                geometry_msgs/PoseArray: box top-face poses   out, reliable
+``~/markers``              visualization_msgs/MarkerArray (RViz)        out, reliable
+``~/detections``           vision_msgs/Detection3DArray, or             out, reliable
+                           std_msgs/String JSON without vision_msgs
 ``/diagnostics``           diagnostic_msgs/DiagnosticArray, ~1 Hz       out
 =========================  ===========================================  ==========================
 
 Every image output carries the input image's header (stamp and frame_id) unchanged, at the input
 resolution. Parameters: :mod:`enet_ros.ros.params` (declared from one table, loaded from
 ``config/enet.yaml``).
+
+Box poses (``~/boxes``, ``~/markers``, ``~/detections``; layouts in
+:mod:`enet_ros.ros.box_messages`): with ``use_depth`` (or ``working_plane_z_m``) and
+``publish_boxes``, while someone subscribes to one of them, the worker runs
+:func:`enet_ros.boxes.estimate_boxes` on the frame's class ids, its paired depth, the latest
+``camera_info`` (scaled when it is for another resolution with the same aspect ratio; refused,
+counted and reported otherwise) and the colour image (``use_color_edges``). The box outputs carry
+the image's header; with ``target_frame`` set and ``tf2_ros`` installed the poses are
+transformed at the image's stamp and carry ``target_frame`` (a frame without that transform
+within ``tf_timeout_s`` publishes no boxes, counted as a tf failure: planners must not get
+camera-frame poses on a topic they read as ``target_frame``). Without ``tf2_ros`` the node says
+so once and keeps the camera frame.
 
 Threads: the executor thread runs the subscription callbacks, which decode the message
 (:class:`~enet_ros.ros.conversions.ImageConverter`: a bad message is rejected at once and never
@@ -53,11 +69,13 @@ import time
 from typing import Any, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from enet_ros.boxes import BoxEstimatorConfig, CameraModel, estimate_boxes
 from enet_ros.pipeline import (diagnostic_level, FrameResult, LatestFrameSlot, LogThrottle,
-                               OutputSettings, SegmentationPipeline, StatsWindow)
-from enet_ros.ros import dds, params, qos
+                               OutputSettings, SegmentationPipeline, StatsWindow, WARN)
+from enet_ros.ros import box_messages, dds, params, qos, tf
 from enet_ros.ros.conversions import ImageConversionError, ImageConverter
 from enet_ros.ros.depth_sync import ImageInput, stamp_ns
+from geometry_msgs.msg import PoseArray
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
@@ -67,6 +85,7 @@ from rclpy.node import Node
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
 
 NODE_NAME = 'enet'
 
@@ -97,6 +116,77 @@ def label_info_json(names: List[str], colors: List[Any], ignore_index: Optional[
     return json.dumps({'ids': list(range(len(names))), 'names': list(names),
                        'colors': [[int(v) for v in c] for c in colors],
                        'ignore_index': ignore_index, 'threshold': float(threshold)})
+
+
+def camera_model_from_info(info: Any) -> CameraModel:
+    """Build the estimator's camera model from a ``sensor_msgs/CameraInfo``.
+
+    Uses ``k`` (3x3, row-major), ``d``, ``distortion_model``, ``width`` and ``height`` (the raw,
+    unrectified image's intrinsics, as published with ``image_raw``; for a rectified image
+    publish a camera_info whose K is P's left 3x3 and whose D is zero).
+
+    Args:
+        info: The CameraInfo message (or any object with those fields).
+
+    Returns:
+        The camera model.
+
+    Raises:
+        ValueError: Naming the problem and the fix: no image size, an all-zero K (an
+            uncalibrated camera), binning or a region of interest (not supported), or a K / D
+            the camera model refuses.
+    """
+    width, height = int(info.width), int(info.height)
+    if width <= 0 or height <= 0:
+        raise ValueError(f'camera_info has no image size ({width}x{height}): publish the '
+                         'calibrated width and height')
+    k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+    if not np.any(k):
+        raise ValueError('camera_info K is all zero (an uncalibrated camera): calibrate it '
+                         '(camera_calibration) or publish the factory intrinsics')
+    binning = (int(getattr(info, 'binning_x', 0)), int(getattr(info, 'binning_y', 0)))
+    roi = getattr(info, 'roi', None)
+    roi_size = (int(roi.width), int(roi.height)) if roi is not None else (0, 0)
+    if max(binning) > 1 or (roi_size != (0, 0) and roi_size != (width, height)):
+        raise ValueError(f'camera_info uses binning {binning} or a region of interest '
+                         f'{roi_size}, which the box estimator does not support: publish the '
+                         'camera_info of the image as it arrives')
+    return CameraModel(K=k, D=np.asarray(info.d, dtype=np.float64), width=width, height=height,
+                       distortion_model=str(info.distortion_model))
+
+
+@dataclasses.dataclass(frozen=True)
+class _BoxSettings:
+    """Box-estimation settings, swapped as a whole when parameters change."""
+
+    publish: bool
+    config: BoxEstimatorConfig
+    use_color_edges: bool
+    target_frame: str
+    tf_timeout_s: float
+    marker_lifetime_s: float
+
+    @property
+    def has_working_plane(self) -> bool:
+        """Whether a metric pose can come without depth (a working plane is configured)."""
+        return self.config.working_plane is not None
+
+
+class _BoxStats:
+    """Box counters and timings for the diagnostics (worker writes, timer reads; locked)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.frames = 0
+        self.last_boxes = 0
+        self.last_without_pose = 0
+        self.camera_info_problems = 0
+        self.tf_failures = 0
+        self.failures = 0
+        self.last_problem: Optional[str] = None
+        self.period_ms: List[float] = []
+        self.period_problems = 0
+        self.output_frame = ''
 
 
 @dataclasses.dataclass
@@ -191,6 +281,7 @@ class EnetNode(Node):
         self._label_info_type = 'vision_msgs/LabelInfo' if types else 'std_msgs/String (JSON)'
         self._label_pub = self.create_publisher(types[0] if types else String, '~/label_info',
                                                 qos.latched_qos())
+        self._setup_boxes(out_qos, overriding)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
                                                qos.diagnostics_qos())
 
@@ -213,6 +304,62 @@ class EnetNode(Node):
             worker.start()
             self._worker = worker
         self._log_configuration()
+
+    def _setup_boxes(self, out_qos: Any, overriding: Any) -> None:
+        """Create the box publishers and state (see the module docstring)."""
+        self._box_settings = self._make_box_settings(self.values)
+        self._check_box_classes(self.values)
+        self._box_stats = _BoxStats()
+        self._camera_cache: Optional[tuple] = None
+        self._scaling_noted: set = set()
+        self._tf_missing_noted: set = set()
+        self._tf_lookup: Optional[tf.TransformLookup] = None
+        self._frame_in_progress: Optional[Frame] = None
+        self._boxes_pub = self.create_publisher(PoseArray, '~/boxes', out_qos,
+                                                qos_overriding_options=overriding)
+        self._markers_pub = self.create_publisher(MarkerArray, '~/markers', out_qos,
+                                                  qos_overriding_options=overriding)
+        self._detection_types = box_messages.detection_types()
+        self._detections_type = ('vision_msgs/Detection3DArray' if self._detection_types
+                                 else 'std_msgs/String (JSON)')
+        self._detections_pub = self.create_publisher(
+            self._detection_types.Detection3DArray if self._detection_types else String,
+            '~/detections', out_qos, qos_overriding_options=overriding)
+
+    @property
+    def boxes_enabled(self) -> bool:
+        """Whether box poses can be estimated: ``use_depth`` or a working plane is set."""
+        return bool(self.values['use_depth']) or self._box_settings.has_working_plane
+
+    def _make_box_settings(self, values: Dict[str, Any]) -> _BoxSettings:
+        """Build the box settings from parameter values (raises ValueError when invalid)."""
+        config = BoxEstimatorConfig(**params.box_config_kwargs(values))
+        return _BoxSettings(publish=bool(values['publish_boxes']), config=config,
+                            use_color_edges=bool(values['use_color_edges']),
+                            target_frame=str(values['target_frame']).strip().lstrip('/'),
+                            tf_timeout_s=float(values['tf_timeout_s']),
+                            marker_lifetime_s=float(values['box_marker_lifetime_s']))
+
+    def _box_class_problem(self, values: Dict[str, Any]) -> Optional[str]:
+        """Return why the box class ids do not fit the model, or None."""
+        n = len(self._classes.names)
+        ids = list(values['box_class_ids']) + ([values['boundary_class_id']]
+                                               if values['boundary_class_id'] >= 0 else [])
+        bad = [c for c in ids if c >= n]
+        if not bad:
+            return None
+        return (f'box_class_ids {list(values["box_class_ids"])} / boundary_class_id '
+                f'{values["boundary_class_id"]}: class id(s) {bad} do not exist in the model '
+                f'({n} classes: {", ".join(self._classes.names)}); set them to the box classes '
+                'of the model (the shipped box model: box_class_ids [1], boundary_class_id 2)')
+
+    def _check_box_classes(self, values: Dict[str, Any]) -> None:
+        """Refuse box class ids outside the model when box poses are on (start-up)."""
+        enabled = values['use_depth'] or self._box_settings.has_working_plane
+        problem = self._box_class_problem(values) if enabled and values['publish_boxes'] else None
+        if problem:
+            raise params.ParameterError(f'invalid parameters of node '
+                                        f'{self.get_fully_qualified_name()!r}:\n  {problem}')
 
     def _load_segmenter(self) -> Any:
         """Resolve ``weights`` and build the Segmenter (heavy imports happen here)."""
@@ -262,8 +409,28 @@ class EnetNode(Node):
         lines.append(f'outputs: {self._mask_pub.topic_name}, {self._confidence_pub.topic_name}, '
                      f'{self._overlay_pub.topic_name}, {self._label_pub.topic_name} '
                      f'({self._label_info_type}), /diagnostics')
+        lines.append(self._describe_boxes())
         lines.append(f'DDS: {dds.describe_dds_configuration()}')
         log.info('\n'.join(lines))
+
+    def _describe_boxes(self) -> str:
+        settings = self._box_settings
+        if not self.boxes_enabled:
+            return ('boxes: off (box poses need use_depth:=true, or working_plane_z_m > 0); '
+                    f'{self._boxes_pub.topic_name} stays silent')
+        if not settings.publish:
+            return 'boxes: off (publish_boxes is false)'
+        if settings.target_frame:
+            frames = (f'in {settings.target_frame!r} via tf2' if tf.tf2_ros_module() is not None
+                      else f'target_frame {settings.target_frame!r} asked, but tf2_ros is not '
+                      'installed: camera frame')
+        else:
+            frames = 'in the image frame'
+        source = 'depth' if self.values['use_depth'] else (
+            f'working plane z = {self.values["working_plane_z_m"]} m')
+        return (f'boxes: {self._boxes_pub.topic_name} (PoseArray), {self._markers_pub.topic_name}'
+                f' (MarkerArray), {self._detections_pub.topic_name} ({self._detections_type}); '
+                f'from {source}, {frames}')
 
     # ------------------------------------------------------------------ parameters
 
@@ -281,6 +448,14 @@ class EnetNode(Node):
         problems = params.validate_all(proposed)
         if problems:
             return SetParametersResult(successful=False, reason='; '.join(problems))
+        try:
+            settings = self._make_box_settings(proposed)
+        except ValueError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if proposed['publish_boxes'] and (proposed['use_depth'] or settings.has_working_plane):
+            problem = self._box_class_problem(proposed)
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
         return SetParametersResult(successful=True)
 
     def _after_set_parameters(self, parameters: List[Any]) -> None:
@@ -295,6 +470,7 @@ class EnetNode(Node):
             return
         self._pipeline.settings = self._output_settings()
         self._flags = self._make_flags()
+        self._box_settings = self._make_box_settings(self.values)
         if 'confidence_threshold' in changed:
             self._publish_label_info()
         self.get_logger().info('parameters changed: ' + ', '.join(
@@ -378,7 +554,11 @@ class EnetNode(Node):
                 result.confidence_image, result.confidence_encoding, header))
         if result.overlay is not None:
             self._overlay_pub.publish(self._converter.to_image_msg(result.overlay, 'rgb8', header))
-        self._publish_boxes(header, result, frame.depth, frame.camera_info)
+        self._frame_in_progress = frame
+        try:
+            self._publish_boxes(header, result, frame.depth, frame.camera_info)
+        finally:
+            self._frame_in_progress = None
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(frame)) / 1e6
         model_ms = sum(result.timings_ms.get(k, 0.0)
                        for k in ('preprocess', 'model', 'postprocess'))
@@ -390,13 +570,19 @@ class EnetNode(Node):
 
     def _publish_boxes(self, header: Any, result: FrameResult, depth: Optional[np.ndarray],
                        camera_info: Optional[CameraInfo]) -> None:
-        """Publish the box (carton) poses of a frame: the hook, a no-op until boxes are wired in.
+        """Estimate and publish the box (carton) poses of a frame (worker thread).
 
-        Called by the worker once per processed frame, after the image outputs.
+        Called by the worker once per processed frame, after the image outputs. It does nothing
+        unless box poses are possible (``use_depth`` with a paired depth, or a working plane),
+        ``publish_boxes`` is set and someone subscribes to ``~/boxes``, ``~/markers`` or
+        ``~/detections``. Problems (no or unusable camera_info, a failed estimate, no transform
+        to ``target_frame``) are logged (throttled), counted in the diagnostics and skip the
+        frame's box outputs; they never stop the worker. The colour image of the frame is
+        :attr:`_frame_in_progress` ``.rgb``.
 
         Args:
-            header: The input image's header, to copy to every box output (frame_id: the
-                camera optical frame, REP 103).
+            header: The input image's header, copied to every box output (frame_id: the
+                camera optical frame, REP 103; replaced by ``target_frame`` after a transform).
             result: The frame's :class:`~enet_ros.pipeline.FrameResult` (``class_ids`` (H, W)
                 at the input resolution, ``confidence`` (H, W) float32).
             depth: ``(H, W)`` uint16 millimetres (0: no reading) or float32 metres (NaN or 0: no
@@ -405,7 +591,111 @@ class EnetNode(Node):
             camera_info: The latest ``sensor_msgs/CameraInfo`` (K, D, distortion model, size),
                 or None when none has arrived yet.
         """
-        return None
+        settings = self._box_settings
+        if not settings.publish or (depth is None and not settings.has_working_plane):
+            return
+        if not any(pub.get_subscription_count() > 0 for pub in
+                   (self._boxes_pub, self._markers_pub, self._detections_pub)):
+            return
+        height, width = result.class_ids.shape[:2]
+        camera = self._camera_for(camera_info, width, height)
+        if camera is None:
+            return
+        frame = self._frame_in_progress
+        rgb = frame.rgb if frame is not None and settings.use_color_edges else None
+        t0 = time.perf_counter()
+        try:
+            estimate = estimate_boxes(result.class_ids, depth, camera, color=rgb,
+                                      config=settings.config)
+        except Exception as exc:  # noqa: B902 - a bad frame must never stop the worker
+            self._box_problem('failures', 'box-estimate', f'box estimation failed on frame '
+                              f'{header.frame_id!r} {stamp_ns(frame) if frame else "?"} ns: '
+                              f'{type(exc).__name__}: {exc}')
+            return
+        elapsed_ms = (time.perf_counter() - t0) * 1e3
+        poses = box_messages.BoxPoses.from_boxes(estimate)
+        out_header = box_messages.output_header(header)
+        target = settings.target_frame
+        if target and target != header.frame_id:
+            module = tf.tf2_ros_module()
+            if module is None:
+                if target not in self._tf_missing_noted:
+                    self._tf_missing_noted.add(target)
+                    self.get_logger().warning(
+                        f'target_frame {target!r} is set but tf2_ros is not installed: box '
+                        f'poses stay in the image frame {header.frame_id!r} (install '
+                        'ros-<distro>-tf2-ros to transform them)')
+            else:
+                try:
+                    if self._tf_lookup is None:
+                        self._tf_lookup = tf.TransformLookup(self, module)
+                    translation, rotation = self._tf_lookup.lookup(
+                        target, header.frame_id, header.stamp, settings.tf_timeout_s)
+                except LookupError as exc:
+                    self._box_problem('tf_failures', 'tf', f'{exc}; no box poses published for '
+                                      'this frame', severity='warning')
+                    return
+                poses = poses.transformed(translation, rotation)
+                out_header = box_messages.output_header(header, target)
+        self._boxes_pub.publish(box_messages.pose_array(out_header, poses))
+        self._markers_pub.publish(box_messages.marker_array(out_header, poses,
+                                                            settings.marker_lifetime_s))
+        if self._detection_types is not None:
+            detections = box_messages.detection_array(out_header, poses, self._detection_types)
+        else:
+            detections = String(data=box_messages.detections_json(out_header, poses))
+        self._detections_pub.publish(detections)
+        stats = self._box_stats
+        with stats.lock:
+            stats.frames += 1
+            stats.last_boxes = len(poses)
+            stats.last_without_pose = len(estimate) - len(poses)
+            stats.period_ms.append(elapsed_ms)
+            stats.output_frame = out_header.frame_id
+        self.get_logger().debug(f'frame {header.frame_id!r}: {len(poses)} box pose(s) '
+                                f'({len(estimate) - len(poses)} without) in {elapsed_ms:.1f} ms')
+
+    def _camera_for(self, info: Optional[CameraInfo], width: int,
+                    height: int) -> Optional[CameraModel]:
+        """Return the camera model for a ``width`` x ``height`` image, or None (reported).
+
+        The model is cached per camera_info content, so its ray table is computed once; a
+        camera_info for another resolution with the same aspect ratio is scaled (logged once per
+        size pair); anything else is refused with a throttled error and counted.
+        """
+        if info is None:
+            self._box_problem('camera_info_problems', 'camera-info',
+                              f'no camera_info received yet on '
+                              f'{self.resolve_topic_name("camera_info")}: box poses need the '
+                              'camera intrinsics; publish it (remap camera_info:=...)')
+            return None
+        key = (tuple(info.k), tuple(info.d), info.width, info.height, info.distortion_model,
+               info.binning_x, info.binning_y, info.roi.width, info.roi.height)
+        try:
+            cached = self._camera_cache
+            if cached is None or cached[0] != key:
+                self._camera_cache = cached = (key, camera_model_from_info(info))
+            camera = cached[1]
+            scaled = camera.scaled_to(width, height)
+        except ValueError as exc:
+            self._box_problem('camera_info_problems', 'camera-info',
+                              f'camera_info (frame_id {info.header.frame_id!r}) cannot be used '
+                              f'for the {width}x{height} image: {exc}')
+            return None
+        if scaled is not camera and (camera.size, (width, height)) not in self._scaling_noted:
+            self._scaling_noted.add((camera.size, (width, height)))
+            self.get_logger().info(f'camera_info is for {camera.width}x{camera.height}, the '
+                                   f'image is {width}x{height}: scaling K to the image')
+        return scaled
+
+    def _box_problem(self, counter: str, key: str, text: str, severity: str = 'error') -> None:
+        """Count a box-path problem, remember it for the diagnostics and log it (throttled)."""
+        stats = self._box_stats
+        with stats.lock:
+            setattr(stats, counter, getattr(stats, counter) + 1)
+            stats.period_problems += 1
+            stats.last_problem = text
+        self._log_throttled(severity, key, text)
 
     # ------------------------------------------------------------------ outputs
 
@@ -457,6 +747,33 @@ class EnetNode(Node):
             values['depth_unmatched'] = str(self._input.unmatched)
         if self._last_error:
             values['last_error'] = self._last_error
+        box_problem = None
+        if self.boxes_enabled:
+            stats = self._box_stats
+            with stats.lock:
+                timings, stats.period_ms = stats.period_ms, []
+                problems, stats.period_problems = stats.period_problems, 0
+                values.update({
+                    'boxes': str(stats.last_boxes),
+                    'boxes_without_pose': str(stats.last_without_pose),
+                    'box_frames': str(stats.frames),
+                    'box_estimation_ms': fmt(float(np.median(timings)) if timings
+                                             else float('nan')),
+                    'boxes_frame_id': stats.output_frame,
+                    'camera_info_problems': str(stats.camera_info_problems),
+                    'tf_failures': str(stats.tf_failures),
+                    'box_failures': str(stats.failures),
+                })
+                if stats.last_problem:
+                    values['box_last_problem'] = stats.last_problem
+                if problems:
+                    box_problem = f'box poses: {stats.last_problem}'
+        if box_problem is not None:
+            if level < WARN:
+                level, message = WARN, box_problem
+            else:
+                message = f'{message}; {box_problem}'
+
         status = DiagnosticStatus(
             level=bytes([level]), name=f'{self.get_fully_qualified_name().lstrip("/")}: '
             'segmentation', message=message, hardware_id=backend['device'],

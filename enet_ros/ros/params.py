@@ -58,6 +58,15 @@ def _check_resolution(value: Any) -> Optional[str]:
     return None
 
 
+def _check_box_class_ids(value: Any) -> Optional[str]:
+    values = list(value)
+    if not values or any(v < 0 or v > 65535 for v in values):
+        return f'{values} is not a non-empty list of class ids in [0, 65535]'
+    if len(set(values)) != len(values):
+        return f'{values} lists a class id twice'
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class ParamSpec:
     """One parameter of the node.
@@ -159,6 +168,37 @@ PARAMS: Tuple[ParamSpec, ...] = (
               value_range=(0.0, 1.0)),
     ParamSpec('log_throttle_s', 5.0, 'minimum seconds between repeated per-frame warnings',
               value_range=(0.0, 3600.0)),
+    # --- box (carton) poses: ~/boxes, ~/markers, ~/detections (change at runtime)
+    ParamSpec('publish_boxes', True,
+              'estimate box poses (needs use_depth, or working_plane_z_m) and publish ~/boxes, '
+              '~/markers and ~/detections (computed only while someone subscribes)'),
+    ParamSpec('box_class_ids', [1],
+              'class ids of box pixels in the model output (the shipped model: 1 = box)',
+              check=_check_box_class_ids),
+    ParamSpec('boundary_class_id', 2,
+              'class id that separates touching boxes (the shipped model: 2 = box_boundary); '
+              '-1: none', value_range=(-1, 65535)),
+    ParamSpec('min_box_pixels', 200, 'smallest box instance reported, pixels',
+              value_range=(1, 10_000_000)),
+    ParamSpec('use_color_edges', True,
+              'also split touching boxes at thin dark lines of the colour image (it must be '
+              'registered to the depth)'),
+    ParamSpec('box_fit_stride', 2,
+              'box geometry on every n-th pixel in rows and columns (1: all pixels; 2 is about 3x '
+              'faster and loses about a millimetre)', value_range=(1, 8)),
+    ParamSpec('working_plane_z_m', 0.0,
+              'without depth: metric box poses with the top faces on the plane z = this in the '
+              'camera optical frame (a camera looking straight down), metres; 0 disables',
+              value_range=(0.0, 100.0)),
+    ParamSpec('target_frame', '',
+              'frame of the box outputs (transformed with tf2 at the image stamp); empty: the '
+              "image's frame (camera optical frame)"),
+    ParamSpec('tf_timeout_s', 0.05,
+              'longest wait for the transform to target_frame at the image stamp, seconds',
+              value_range=(0.0, 10.0)),
+    ParamSpec('box_marker_lifetime_s', 1.0,
+              '~/markers lifetime, seconds (each frame also deletes the previous markers); '
+              '0: until deleted', value_range=(0.0, 3600.0)),
 )
 SPECS: Dict[str, ParamSpec] = {spec.name: spec for spec in PARAMS}
 DEFAULTS: Dict[str, Any] = {spec.name: spec.default for spec in PARAMS}
@@ -230,6 +270,10 @@ def validate_all(values: Mapping[str, Any]) -> List[str]:
     if merged['backend'] == 'tensorrt' and merged['device'] == 'cpu':
         problems.append("backend 'tensorrt' runs on CUDA devices only: set device to 'cuda' "
                         "(or use backend 'torch' or 'onnxruntime' on the CPU)")
+    if merged['boundary_class_id'] in list(merged['box_class_ids']):
+        problems.append(f"boundary_class_id {merged['boundary_class_id']} is also in "
+                        f"box_class_ids {list(merged['box_class_ids'])}: a class is either box "
+                        'or boundary (set boundary_class_id to -1 for none)')
     return problems
 
 
@@ -248,6 +292,8 @@ def descriptor(spec: ParamSpec) -> Any:
     constraints = ''
     if spec.choices:
         constraints = 'one of: ' + ', '.join(repr(c) for c in spec.choices)
+    elif spec.name == 'box_class_ids':
+        constraints = 'non-empty list of distinct class ids, none equal to boundary_class_id'
     elif spec.check is not None and spec.kind is list:
         constraints = '[width, height], both divisible by 8, or [0, 0]'
     desc = ParameterDescriptor(name=spec.name, description=text,
@@ -407,3 +453,26 @@ def segmenter_kwargs(values: Mapping[str, Any]) -> Dict[str, Any]:
     if cache and values['backend'] == 'tensorrt':
         kwargs['engine_cache_dir'] = os.path.expanduser(cache)
     return kwargs
+
+
+def box_config_kwargs(values: Mapping[str, Any]) -> Dict[str, Any]:
+    """Map parameter values to :class:`~enet_ros.boxes.BoxEstimatorConfig` keyword arguments.
+
+    Args:
+        values: Validated parameter values.
+
+    Returns:
+        ``box_class_ids``, ``boundary_class_ids`` (empty for ``boundary_class_id`` -1),
+        ``min_pixels``, ``use_color_edges``, ``fit_stride``, ``working_plane`` (the plane
+        ``z = working_plane_z_m`` with its normal towards the camera, ``(0, 0, -1, z)``; None
+        for 0) and ``label_image`` False (the node publishes poses, not the instance image).
+    """
+    boundary = int(values.get('boundary_class_id', 2))
+    plane_z = float(values.get('working_plane_z_m', 0.0))
+    return {'box_class_ids': tuple(int(c) for c in values.get('box_class_ids', [1])),
+            'boundary_class_ids': () if boundary < 0 else (boundary,),
+            'min_pixels': int(values.get('min_box_pixels', 200)),
+            'use_color_edges': bool(values.get('use_color_edges', True)),
+            'fit_stride': int(values.get('box_fit_stride', 2)),
+            'working_plane': (0.0, 0.0, -1.0, plane_z) if plane_z > 0 else None,
+            'label_image': False}
