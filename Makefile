@@ -20,6 +20,9 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest test $(PYTEST_ARGS)
 
+demo: $(STAMP)
+	scripts/demo.sh
+
 lint: $(STAMP)
 	$(PY) -m pytest test -m linter
 
