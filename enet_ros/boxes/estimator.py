@@ -84,7 +84,9 @@ class BoxEstimatorConfig:
         depth_step_window_px: Odd window of the depth-discontinuity cue, pixels.
         depth_step_ratio: Depth discontinuity threshold as a fraction of the depth.
         depth_step_min_m: Smallest depth discontinuity threshold, metres.
-        use_color_edges: Use thin dark lines in the colour image as cuts (when one is passed).
+        use_color_edges: Use thin dark lines in the colour image as cuts (when one is passed and
+            the mask has no boundary-class pixels: the boundary class, where predicted, is the
+            better cue, and colour lines would also cut at printing and tape).
         color_line_kernel_px: Black-top-hat kernel side for the colour cue, pixels.
         color_line_threshold: Black-top-hat threshold, grey levels (0..255).
         plane_threshold_m: Plane inlier distance at zero range, metres.
@@ -1009,7 +1011,10 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
     if m.dtype == bool:
         fg = m
     elif np.issubdtype(m.dtype, np.integer):
-        fg = _isin(m, cfg.box_class_ids)
+        # The boundary class is a band just inside each top-face outline (enet-ros synth labels):
+        # its pixels belong to the box tops (else every box comes out a band narrower) and they
+        # also separate touching boxes (the cut below).
+        fg = _isin(m, cfg.box_class_ids + cfg.boundary_class_ids)
     else:
         raise ValueError(f'mask must hold integer class ids or bool, got dtype {m.dtype}; '
                          'pass the argmax of the logits, not the scores')
@@ -1044,7 +1049,10 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
         if boundary.any():
             boundary_g = max_pool(boundary, s)
             cut = boundary_g
-    if color is not None:
+    if color is not None and boundary_g is None:
+        # Colour lines are the fallback cue for masks without the boundary class (a plain box
+        # mask): where the model draws boundaries, printing and tape on the cartons would only
+        # over-split them.
         lines = max_pool(color_line_cut(_to_gray(color[grid.roi]), cfg.color_line_kernel_px,
                                         cfg.color_line_threshold), s)
         cut = lines if cut is None else cut | lines
