@@ -27,7 +27,8 @@ import torch
 def tiny_checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = ENet(ENetArch(num_classes=3)).eval()
-    meta = CheckpointMeta(model.arch, BOXES, Preprocessing(resolution=None, resize_policy='native'))
+    meta = CheckpointMeta(model.arch, BOXES,
+                          Preprocessing(resolution=None, resize_policy='native'))
     path = tmp_path_factory.mktemp('ckpt') / 'tiny.pt'
     save_checkpoint(path, model, meta)
     return path

@@ -23,5 +23,6 @@ import pytest
 def test_pep257(repo_root, monkeypatch):
     monkeypatch.chdir(repo_root)
     # Google-style sections; __init__ arguments are documented in the class docstring (D107).
-    rc = main(argv=['enet_ros', 'launch', '--convention', 'google', '--add-ignore', 'D105', 'D107'])
+    rc = main(argv=['enet_ros', 'launch', '--convention', 'google',
+                    '--add-ignore', 'D105', 'D107'])
     assert rc == 0, 'Found docstring style errors'

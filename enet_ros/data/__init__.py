@@ -12,13 +12,14 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Segmentation datasets as lists of (image, label) samples (pure: NumPy + OpenCV, no torch needed).
+"""Segmentation datasets as lists of (image, label) samples (pure: NumPy + OpenCV, no torch).
 
-Every format yields the same thing: :class:`SegmentationDataset` with ``classes`` (names, colours, ignore
-index) and ``load(i) -> (image (H, W, 3) uint8 RGB, label (H, W) int class ids)``. Formats register in
-:data:`FORMATS` (see :mod:`enet_ros.data.formats`).
+Every format yields the same thing: :class:`SegmentationDataset` with ``classes`` (names,
+colours, ignore index) and ``load(i) -> (image (H, W, 3) uint8 RGB, label (H, W) int class
+ids)``. Formats register in :data:`FORMATS` (see :mod:`enet_ros.data.formats`).
 """
 
-from enet_ros.data.formats import FORMATS, open_dataset, read_image_rgb, read_label, SegmentationDataset
+from enet_ros.data.formats import (FORMATS, open_dataset, read_image_rgb, read_label,
+                                   SegmentationDataset)
 
 __all__ = ['FORMATS', 'open_dataset', 'read_image_rgb', 'read_label', 'SegmentationDataset']

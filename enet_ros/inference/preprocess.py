@@ -14,17 +14,19 @@
 
 """The one preprocessing / postprocessing code path of enet_ros.
 
-Evaluation, export verification, the ROS node and training's validation all turn images into network
-inputs with :func:`preprocess` and logits back into image-sized results with :func:`logits_to_image`, so a
-model scores the same wherever it runs.
+Evaluation, export verification, the ROS node and training's validation all turn images into
+network inputs with :func:`preprocess` and logits back into image-sized results with
+:func:`logits_to_image`, so a model scores the same wherever it runs.
 
 Resize policies (image of H x W pixels, network resolution w x h from the checkpoint):
 
 * ``stretch``: resize to w x h ignoring the aspect ratio; results are resized back to H x W.
-* ``letterbox``: scale by ``min(w / W, h / H)`` keeping the aspect ratio, centre in w x h, pad with zeros
-  in the normalised space (black for ``x / 255`` models, the mean colour for mean/std models); results are
-  cropped to the content and resized back, so a pixel maps back to where it came from.
-* ``native``: no resize; the network runs at the image's own size (ENet pads to a multiple of 8 itself).
+* ``letterbox``: scale by ``min(w / W, h / H)`` keeping the aspect ratio, centre in w x h, pad with
+  zeros in the normalised space (black for ``x / 255`` models, the mean colour for mean/std
+  models); results are cropped to the content and resized back, so a pixel maps back to where it
+  came from.
+* ``native``: no resize; the network runs at the image's own size (ENet pads to a multiple of 8
+  itself).
 
 Resizing uses bilinear interpolation with half-pixel centres (``align_corners=False``, OpenCV's
 convention) on the device, and logits (not class ids) are resized back before the argmax.
@@ -35,13 +37,13 @@ from __future__ import annotations
 import dataclasses
 from typing import List, Optional, Sequence, Tuple
 
+from enet_ros.model.checkpoint import Preprocessing, RESIZE_POLICIES
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from enet_ros.model.checkpoint import Preprocessing, RESIZE_POLICIES
-
 INPUT_ORDERS = ('RGB', 'BGR')
+MAX_UINT8_CLASSES = 255  # class ids 0..254 fit uint8; from 256 classes on, uint16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +53,8 @@ class ResizePlan:
     Attributes:
         src_hw: Image (height, width).
         net_hw: Network input (height, width).
-        content: ``(top, left, height, width)`` of the image content inside the network input (the whole
-            input except for letterbox padding).
+        content: ``(top, left, height, width)`` of the image content inside the network input (the
+            whole input except for letterbox padding).
         policy: The resize policy used.
     """
 
@@ -68,7 +70,8 @@ def plan_resize(src_hw: Tuple[int, int], resolution: Optional[Tuple[int, int]],
 
     Args:
         src_hw: Image (height, width) in pixels, both >= 1.
-        resolution: Network ``(width, height)`` from the checkpoint, or None (then ``native`` is used).
+        resolution: Network ``(width, height)`` from the checkpoint, or None (then ``native`` is
+            used).
         policy: One of ``stretch``, ``letterbox``, ``native``.
 
     Raises:
@@ -98,7 +101,8 @@ class Normalizer(torch.nn.Module):
         input_order: Channel order of the images given (``'RGB'`` or ``'BGR'``).
 
     Shape:
-        Input ``(N, 3, H, W)`` uint8 (or float 0..255); output ``(N, 3, H, W)`` float of the buffers' dtype.
+        Input ``(N, 3, H, W)`` uint8 (or float 0..255); output ``(N, 3, H, W)`` float of the
+        buffers' dtype.
     """
 
     def __init__(self, prep: Preprocessing, input_order: str = 'RGB') -> None:
@@ -129,7 +133,8 @@ def to_batch_tensor(images: Sequence[np.ndarray], device: torch.device) -> torch
     for img in images:
         check_image(img)
         if img.shape != first:
-            raise ValueError(f'images in one batch must have one size; got {img.shape} and {first}')
+            raise ValueError(f'images in one batch must have one size; got {img.shape} and '
+                             f'{first}')
     if len(images) == 1:
         t = torch.from_numpy(np.ascontiguousarray(images[0])).unsqueeze(0)
     else:
@@ -142,8 +147,8 @@ def check_image(img: np.ndarray) -> None:
     if not isinstance(img, np.ndarray):
         raise ValueError(f'expected a NumPy image (H, W, 3) uint8, got {type(img).__name__}')
     if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f'expected an (H, W, 3) colour image, got shape {img.shape}; convert mono or '
-                         'RGBA images to 3-channel RGB first')
+        raise ValueError(f'expected an (H, W, 3) colour image, got shape {img.shape}; convert '
+                         'mono or RGBA images to 3-channel RGB first')
     if img.dtype != np.uint8:
         raise ValueError(f'expected uint8 pixels (0..255), got {img.dtype}')
     if img.shape[0] < 1 or img.shape[1] < 1:
@@ -154,8 +159,8 @@ def preprocess(batch_u8: torch.Tensor, normalizer: Normalizer, plan: ResizePlan,
                memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
     """Turn a ``(N, 3, H, W)`` uint8 batch into the network input ``(N, 3, h, w)`` per ``plan``.
 
-    Normalisation happens before resizing (on the image grid), so letterbox padding is exactly zero in the
-    normalised space, the value a zero-padded convolution sees at image borders.
+    Normalisation happens before resizing (on the image grid), so letterbox padding is exactly zero
+    in the normalised space, the value a zero-padded convolution sees at image borders.
     """
     x = normalizer(batch_u8)
     if plan.policy == 'native':
@@ -170,41 +175,167 @@ def preprocess(batch_u8: torch.Tensor, normalizer: Normalizer, plan: ResizePlan,
 
 
 def logits_to_image(logits: torch.Tensor, plan: ResizePlan) -> torch.Tensor:
-    """Map network logits ``(N, C, h, w)`` back to the image grid ``(N, C, H, W)`` (inverse of the plan)."""
+    """Map network logits ``(N, C, h, w)`` back to the image grid ``(N, C, H, W)``."""
     if plan.policy == 'native':
         return logits
     top, left, ch, cw = plan.content
     if plan.policy == 'letterbox':
         logits = logits[:, :, top:top + ch, left:left + cw]
     if tuple(logits.shape[-2:]) != plan.src_hw:
-        logits = F.interpolate(logits.float(), size=plan.src_hw, mode='bilinear', align_corners=False)
+        logits = F.interpolate(logits.float(), size=plan.src_hw, mode='bilinear',
+                               align_corners=False)
     return logits
 
 
-def class_ids_and_confidence(logits: torch.Tensor, with_probabilities: bool = False
+def id_dtype(num_classes: int) -> torch.dtype:
+    """Torch dtype of class ids: uint8 up to 255 classes, int32 above (uint16 once in NumPy)."""
+    return torch.uint8 if num_classes <= MAX_UINT8_CLASSES else torch.int32
+
+
+class Workspace:
+    """Reusable scratch tensors for :func:`class_ids_and_confidence`, one set per logits shape.
+
+    Reusing them avoids allocating (and page-faulting) two logits-sized buffers per frame, which
+    costs as much as the arithmetic on a CPU. Not thread-safe: one workspace per calling thread.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict = {}
+
+    def get(self, logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(diff, is_max, weights)`` buffers shaped like ``logits`` (float, bool, uint8)."""
+        key = (tuple(logits.shape), logits.device, logits.dtype)
+        entry = self._buffers.get(key)
+        if entry is None:
+            self._buffers.clear()  # keep one shape: a camera's resolution rarely changes
+            entry = (torch.empty_like(logits, memory_format=torch.contiguous_format),
+                     torch.empty(logits.shape, dtype=torch.bool, device=logits.device),
+                     torch.empty(logits.shape, dtype=torch.uint8, device=logits.device))
+            self._buffers[key] = entry
+        return entry
+
+
+def class_ids_and_confidence(logits: torch.Tensor, with_probabilities: bool = False,
+                             workspace: Optional[Workspace] = None
                              ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
     """Argmax class ids and max softmax probability of ``(N, C, H, W)`` logits.
 
+    The class id of a pixel is the first channel holding its maximum logit (``torch.argmax``'s
+    choice); the confidence is ``1 / sum_c exp(logit_c - max)``, the softmax probability of that
+    class, computed without materialising the probabilities.
+
+    Args:
+        logits: ``(N, C, H, W)`` float logits (any float dtype; computed in float32).
+        with_probabilities: Also return the softmax probabilities.
+        workspace: Scratch buffers to reuse between calls (see :class:`Workspace`), or None.
+
     Returns:
-        ``(class_ids, confidence, probabilities)``: class ids ``(N, H, W)`` uint8 (int16-safe int32 when
-        C > 255: uint16 after conversion to NumPy), confidence ``(N, H, W)`` float32 in [0, 1], and
-        ``(N, C, H, W)`` float32 probabilities when requested, else None.
+        ``(class_ids, confidence, probabilities)``: class ids ``(N, H, W)`` uint8 when C <= 255,
+        else int32 (uint16 after conversion to NumPy); confidence ``(N, H, W)`` float32 in [0, 1];
+        and ``(N, C, H, W)`` float32 probabilities when requested, else None.
     """
     logits = logits.float()
-    top, ids = logits.max(dim=1)
-    if with_probabilities:
-        probs = torch.softmax(logits, dim=1)
-        confidence = probs.gather(1, ids.unsqueeze(1)).squeeze(1)
-    else:
-        probs = None
-        # max softmax = 1 / sum(exp(l - max)); avoids materialising all probabilities.
-        confidence = torch.exp(logits - top.unsqueeze(1)).sum(dim=1).reciprocal()
-    ids = ids.to(torch.uint8) if logits.shape[1] <= 256 else ids.to(torch.int32)
-    return ids, confidence, probs
+    num_classes = logits.shape[1]
+    if with_probabilities or num_classes > MAX_UINT8_CLASSES:
+        top, ids = logits.max(dim=1)
+        if with_probabilities:
+            probs = torch.softmax(logits, dim=1)
+            confidence = probs.gather(1, ids.unsqueeze(1)).squeeze(1)
+        else:
+            probs = None
+            confidence = torch.exp(logits - top.unsqueeze(1)).sum(dim=1).reciprocal_()
+        return ids.to(id_dtype(num_classes)), confidence, probs
+    # C <= 255: the first maximal channel is C - 1 - max_c(is_max_c * (C - 1 - c)), all in uint8;
+    # logit - max is exactly 0 only where the logit is the maximum. Each step is one vectorised
+    # pass over the logits; torch.max(dim=1) with indices is several times slower on the CPU.
+    if workspace is None:
+        workspace = Workspace()
+    diff, is_max, weights = workspace.get(logits)
+    top = logits.amax(dim=1, keepdim=True)
+    torch.sub(logits, top, out=diff)
+    torch.eq(diff, 0, out=is_max)
+    reverse = torch.arange(num_classes - 1, -1, -1, dtype=torch.uint8, device=logits.device)
+    torch.mul(is_max, reverse.view(1, -1, 1, 1), out=weights)
+    ids = torch.sub(num_classes - 1, weights.amax(dim=1))
+    confidence = diff.exp_().sum(dim=1).reciprocal_()
+    return ids, confidence, None
+
+
+class SegmentationHead(torch.nn.Module):
+    """Class ids and confidence from logits, as one graph (for compiled end-to-end networks).
+
+    Computes exactly what :func:`class_ids_and_confidence` computes (first maximal channel; max
+    softmax probability ``1 / sum_c exp(logit_c - max)``) with plain tensor operations that a
+    compiler fuses into one pass over the logits.
+
+    Shape:
+        Input ``(N, C, H, W)`` float logits; outputs class ids ``(N, H, W)`` (uint8 when C <= 255,
+        else int32) and confidence ``(N, H, W)`` float32.
+    """
+
+    def forward(self, logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+        logits = logits.float()
+        top = logits.amax(dim=1, keepdim=True)
+        ids = logits.argmax(dim=1).to(id_dtype(logits.shape[1]))
+        confidence = torch.exp(logits - top).sum(dim=1).reciprocal()
+        return ids, confidence
+
+
+class NormalizedNetwork(torch.nn.Module):
+    """uint8 images to logits in one module: normalise (as :class:`Normalizer`), then the network.
+
+    Args:
+        normalizer: The :class:`Normalizer` (channel order, scale, mean, std).
+        model: The network (any module mapping ``(N, 3, H, W)`` to logits).
+        dtype: Network input dtype.
+        memory_format: Network input memory format.
+
+    Shape:
+        Input ``(N, H, W, 3)`` uint8 images; output logits ``(N, C, H, W)``.
+    """
+
+    def __init__(self, normalizer: Normalizer, model: torch.nn.Module, dtype: torch.dtype,
+                 memory_format: torch.memory_format = torch.contiguous_format) -> None:
+        super().__init__()
+        self.normalizer = normalizer
+        self.model = model
+        self.dtype = dtype
+        self.memory_format = memory_format
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        x = self.normalizer(images.permute(0, 3, 1, 2)).to(self.dtype)
+        return self.model(x.contiguous(memory_format=self.memory_format))
+
+
+class EndToEnd(torch.nn.Module):
+    """uint8 images to class ids and confidence: :class:`NormalizedNetwork`, then the head.
+
+    Used by compiling backends when the network runs at the image's own size. They compile
+    :attr:`network` and :attr:`head` as two graphs: fused into one, the compiler read the logits
+    in the convolution's layout and the head became about 4x slower (inductor, on the CPU).
+
+    Args:
+        normalizer: The :class:`Normalizer` (channel order, scale, mean, std).
+        model: The network (any module mapping ``(N, 3, H, W)`` to logits).
+        dtype: Network input dtype.
+        memory_format: Network input memory format.
+
+    Shape:
+        Input ``(N, H, W, 3)`` uint8 images; outputs as :class:`SegmentationHead`.
+    """
+
+    def __init__(self, normalizer: Normalizer, model: torch.nn.Module, dtype: torch.dtype,
+                 memory_format: torch.memory_format = torch.contiguous_format) -> None:
+        super().__init__()
+        self.network = NormalizedNetwork(normalizer, model, dtype, memory_format)
+        self.head = SegmentationHead()
+
+    def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+        return self.head(self.network(images))
 
 
 def group_by_size(images: Sequence[np.ndarray]) -> List[List[int]]:
-    """Indices of ``images`` grouped by (H, W), in first-seen order (one batch per group)."""
+    """Group the indices of ``images`` by (H, W), in first-seen order (one batch per group)."""
     groups: dict = {}
     for i, img in enumerate(images):
         groups.setdefault(tuple(img.shape[:2]), []).append(i)

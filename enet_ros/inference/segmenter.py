@@ -12,25 +12,25 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The :class:`Segmenter`: images in; class ids, confidence and probabilities out (pure, no ROS)."""
+"""The :class:`Segmenter`: images in; class ids, confidence and probabilities out (no ROS)."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 import time
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-import numpy as np
-import torch
-
 from enet_ros.inference.backends import backend_class
-from enet_ros.inference.preprocess import (class_ids_and_confidence, check_image, logits_to_image,
+from enet_ros.inference.preprocess import (check_image, class_ids_and_confidence, logits_to_image,
                                            Normalizer, plan_resize, preprocess, ResizePlan,
-                                           to_batch_tensor)
+                                           to_batch_tensor, Workspace)
 from enet_ros.model.checkpoint import CheckpointMeta, load_model, RESIZE_POLICIES
 from enet_ros.model.enet import ENet
+import numpy as np
+import torch
 
 LOG = logging.getLogger(__name__)
 
@@ -40,11 +40,11 @@ class Segmentation:
     """Result for one image, at the image's own resolution.
 
     Attributes:
-        class_ids: ``(H, W)`` uint8 class ids (uint16 when the model has more than 256 classes).
+        class_ids: ``(H, W)`` uint8 class ids (uint16 when the model has more than 255 classes).
         confidence: ``(H, W)`` float32 in [0, 1]: the maximum softmax probability per pixel.
         probabilities: ``(C, H, W)`` float32 softmax probabilities when requested, else None.
-        timings_ms: ``preprocess``, ``model`` and ``postprocess`` wall times of the batch this image was in
-            (milliseconds; the model time includes a device synchronisation on CUDA).
+        timings_ms: ``preprocess``, ``model`` and ``postprocess`` wall times of the batch this
+            image was in (milliseconds; the model time includes a device synchronisation on CUDA).
     """
 
     class_ids: np.ndarray
@@ -53,11 +53,21 @@ class Segmentation:
     timings_ms: Dict[str, float] = dataclasses.field(default_factory=dict)
 
 
+def check_backend_options(cls: type, name: str, options: Dict[str, Any]) -> None:
+    """Raise ValueError naming any option the backend class does not take (and those it takes)."""
+    params = inspect.signature(cls.__init__).parameters
+    known = [p for p in params if p not in ('self', 'model', 'device', 'precision')]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f'backend {name!r} has no option {", ".join(map(repr, unknown))}; '
+                         f'its options are: {", ".join(known)}')
+
+
 class Segmenter:
     """Semantic segmentation with an ENet checkpoint on a chosen backend.
 
-    Preprocessing (channel order, scale, mean, std, network resolution) comes from the checkpoint; the
-    resize policy maps images to the network input and results back exactly
+    Preprocessing (channel order, scale, mean, std, network resolution) comes from the checkpoint;
+    the resize policy maps images to the network input and results back exactly
     (:mod:`enet_ros.inference.preprocess`).
 
     Args:
@@ -68,7 +78,8 @@ class Segmenter:
         resize_policy: ``'stretch'``, ``'letterbox'`` or ``'native'``; default: the checkpoint's.
         resolution: Network input ``(width, height)``; default: the checkpoint's (None: native).
         input_order: Channel order of the images passed in: ``'RGB'`` (default) or ``'BGR'``.
-        warmup: Run the network once at ``resolution`` at construction (when known).
+        warmup: Run the network once at construction, at ``resolution`` (for the ``native``
+            policy: at the checkpoint's declared resolution, the expected image size), when known.
         **backend_options: Passed to the backend (e.g. ``channels_last``, ``cuda_graphs``,
             ``engine_cache_dir``, ``providers``).
 
@@ -83,14 +94,17 @@ class Segmenter:
                  resolution: Optional[Sequence[int]] = None, input_order: str = 'RGB',
                  warmup: bool = True, **backend_options: Any) -> None:
         cls = backend_class(backend)
+        check_backend_options(cls, backend, backend_options)
         model = weights if isinstance(weights, ENet) else load_model(weights)
         if model.meta is None:
-            raise ValueError('the model has no checkpoint metadata (model.meta); load it with load_model()')
+            raise ValueError('the model has no checkpoint metadata (model.meta); load it with '
+                             'load_model()')
         self.meta: CheckpointMeta = model.meta
         prep = self.meta.preprocessing
         self.resize_policy = resize_policy or prep.resize_policy
         if self.resize_policy not in RESIZE_POLICIES:
-            raise ValueError(f'resize_policy {self.resize_policy!r} is not one of {RESIZE_POLICIES}')
+            raise ValueError(f'resize_policy {self.resize_policy!r} is not one of '
+                             f'{RESIZE_POLICIES}')
         self.resolution = tuple(resolution) if resolution is not None else prep.resolution
         if self.resize_policy == 'native':
             self.resolution = None
@@ -99,9 +113,16 @@ class Segmenter:
         self.device = self.backend.device
         self.precision = precision
         self.normalizer = Normalizer(prep, input_order).to(self.backend.device)
-        if warmup and self.resolution is not None:
-            w, h = self.resolution
+        self._workspace = Workspace()
+        # Warm up at the network resolution, or for the native policy at the image size the
+        # checkpoint declares (the camera's), so that autotuning, CUDA graph capture or compilation
+        # happen here rather than on the first frame.
+        warm_size = self.resolution or (resolution and tuple(resolution)) or prep.resolution
+        if warmup and warm_size is not None:
+            w, h = warm_size
+            start = time.perf_counter()
             self(np.zeros((h, w, 3), np.uint8))
+            LOG.debug('warm-up at %dx%d took %.2f s', w, h, time.perf_counter() - start)
         LOG.debug('Segmenter ready: %s', self.backend.description)
 
     @property
@@ -110,7 +131,7 @@ class Segmenter:
         return self.meta.arch.num_classes
 
     def plan(self, height: int, width: int) -> ResizePlan:
-        """The resize plan of an image of ``height`` x ``width`` pixels."""
+        """Return the resize plan of an image of ``height`` x ``width`` pixels."""
         return plan_resize((height, width), self.resolution, self.resize_policy)
 
     def network_input(self, images: Sequence[np.ndarray]) -> torch.Tensor:
@@ -119,6 +140,13 @@ class Segmenter:
         batch = to_batch_tensor(images, self.backend.device)
         x = preprocess(batch, self.normalizer, plan, self.backend.memory_format)
         return x.to(self.backend.dtype)
+
+    def _fused(self, plan: ResizePlan, return_probabilities: bool) -> bool:
+        """Tell whether a batch with ``plan`` runs as one compiled graph (no resize, no probs)."""
+        h, w = plan.src_hw
+        return (not return_probabilities and plan.net_hw == plan.src_hw
+                and plan.content == (0, 0, h, w)
+                and bool(getattr(self.backend, 'fused_end_to_end', False)))
 
     def __call__(self, images: Union[np.ndarray, Sequence[np.ndarray]],
                  return_probabilities: bool = False) -> Union[Segmentation, List[Segmentation]]:
@@ -143,15 +171,27 @@ class Segmenter:
             groups.setdefault(img.shape[:2], []).append(i)
         for (h, w), idxs in groups.items():
             plan = self.plan(h, w)
+            group = [imgs[i] for i in idxs]
             t0 = time.perf_counter()
-            x = self.network_input([imgs[i] for i in idxs])
-            t1 = time.perf_counter()
-            logits = self.backend.run(x)
-            if self.backend.device.type == 'cuda':
-                torch.cuda.synchronize(self.backend.device)
-            t2 = time.perf_counter()
-            logits = logits_to_image(logits, plan)
-            ids, conf, probs = class_ids_and_confidence(logits, return_probabilities)
+            if self._fused(plan, return_probabilities):
+                # One compiled graph from uint8 to class ids and confidence (same values as below).
+                batch = to_batch_tensor(group, self.backend.device).permute(0, 2, 3, 1)
+                t1 = time.perf_counter()
+                ids, conf = self.backend.run_end_to_end(batch, self.normalizer)
+                probs = None
+                if self.backend.device.type == 'cuda':
+                    torch.cuda.synchronize(self.backend.device)
+                t2 = time.perf_counter()
+            else:
+                x = self.network_input(group)
+                t1 = time.perf_counter()
+                logits = self.backend.run(x)
+                if self.backend.device.type == 'cuda':
+                    torch.cuda.synchronize(self.backend.device)
+                t2 = time.perf_counter()
+                logits = logits_to_image(logits, plan)
+                ids, conf, probs = class_ids_and_confidence(logits, return_probabilities,
+                                                            self._workspace)
             ids_np = ids.cpu().numpy()
             if ids_np.dtype != np.uint8:
                 ids_np = ids_np.astype(np.uint16)

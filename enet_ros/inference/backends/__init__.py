@@ -15,21 +15,23 @@
 """Inference backends, chosen by name and imported only when chosen.
 
 A backend runs the network on a preprocessed batch: ``run(x)`` maps ``(N, 3, h, w)`` (on
-``backend.device``, dtype ``backend.dtype``) to logits ``(N, C, h, w)``. Pre- and postprocessing are shared
-(:mod:`enet_ros.inference.preprocess`), so backends differ only in how the network runs.
+``backend.device``, dtype ``backend.dtype``) to logits ``(N, C, h, w)``. Pre- and postprocessing
+are shared (:mod:`enet_ros.inference.preprocess`), so backends differ only in how the network runs.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Dict, Tuple
+import os
+from typing import Dict, Optional, Tuple
 
 import torch
 
 # name -> (module, class, pip package that provides it)
 BACKENDS: Dict[str, Tuple[str, str, str]] = {
     'torch': ('enet_ros.inference.backends.torch_backend', 'TorchBackend', 'torch'),
-    'onnxruntime': ('enet_ros.inference.backends.ort_backend', 'OnnxRuntimeBackend', 'onnxruntime'),
+    'onnxruntime': ('enet_ros.inference.backends.ort_backend', 'OnnxRuntimeBackend',
+                    'onnxruntime'),
     'tensorrt': ('enet_ros.inference.backends.tensorrt_backend', 'TensorRTBackend', 'tensorrt'),
 }
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -61,7 +63,8 @@ def parse_device(device: str) -> torch.device:
     """Parse ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
 
     Raises:
-        ValueError: For another string, or CUDA requested where it is unavailable (naming what exists).
+        ValueError: For another string, or CUDA requested where it is unavailable (naming what
+            exists).
     """
     text = str(device).strip().lower()
     if text == 'cpu':
@@ -69,10 +72,12 @@ def parse_device(device: str) -> torch.device:
     if text == 'cuda' or text.startswith('cuda:'):
         if not torch.cuda.is_available():
             raise ValueError(f'device {device!r}: CUDA is not available to this torch '
-                             f'({torch.__version__}); use device cpu or install a CUDA build of torch')
+                             f'({torch.__version__}); use device cpu or install a CUDA build of '
+                             'torch')
         dev = torch.device(text)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f'device {device!r}: only {torch.cuda.device_count()} CUDA device(s) exist')
+            raise ValueError(f'device {device!r}: only {torch.cuda.device_count()} CUDA '
+                             'device(s) exist')
         return dev
     raise ValueError(f"device {device!r} is not 'cpu', 'cuda' or 'cuda:N'")
 
@@ -89,7 +94,8 @@ def backend_class(name: str) -> type:
 
     Raises:
         ValueError: For an unknown backend name (listing the known ones).
-        ImportError: When the backend's package is missing, naming the package and how to install it.
+        ImportError: When the backend's package is missing, naming the package and how to install
+            it.
     """
     if name not in BACKENDS:
         raise ValueError(f'unknown backend {name!r}; choose one of {", ".join(BACKENDS)}')
@@ -98,7 +104,29 @@ def backend_class(name: str) -> type:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         missing = getattr(exc, 'name', None) or package
-        raise ImportError(f'backend {name!r} needs the Python package {missing!r}, which is not importable '
-                          f'here ({exc}). Install it (pip install {package}) or choose another backend.'
-                          ) from exc
+        raise ImportError(f'backend {name!r} needs the Python package {missing!r}, which is not '
+                          f'importable here ({exc}). Install it (pip install {package}) or choose '
+                          'another backend.') from exc
     return getattr(module, class_name)
+
+
+def cache_dir(kind: str, override: Optional[str] = None) -> str:
+    """Folder (created) for exported graphs / built engines of ``kind`` (e.g. ``'onnx'``).
+
+    Args:
+        kind: Sub-folder name.
+        override: A folder given by the user (``engine_cache_dir``); used as is.
+
+    Returns:
+        ``override``, else ``$ENET_ROS_CACHE_DIR/<kind>``, else ``$XDG_CACHE_HOME/enet_ros/<kind>``
+        (``~/.cache/enet_ros/<kind>``).
+    """
+    if override:
+        path = os.path.expanduser(os.fspath(override))
+    elif os.environ.get('ENET_ROS_CACHE_DIR'):
+        path = os.path.join(os.path.expanduser(os.environ['ENET_ROS_CACHE_DIR']), kind)
+    else:
+        base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+        path = os.path.join(base, 'enet_ros', kind)
+    os.makedirs(path, exist_ok=True)
+    return path
