@@ -121,6 +121,15 @@ def test_stretch_and_native_round_trip():
     np.testing.assert_array_equal(native(image).class_ids, expected)
 
 
+def test_resolution_with_the_native_policy_is_a_clear_error():
+    """A resolution the native policy would silently ignore is refused, naming the fix."""
+    with pytest.raises(ValueError, match='no effect with the native'):
+        Segmenter(identity_model(None, 'native'), resolution=(64, 48), warmup=False)
+    with pytest.raises(ValueError, match="resize_policy 'stretch' or 'letterbox'"):
+        Segmenter(identity_model((32, 32), 'stretch'), resize_policy='native',
+                  resolution=(32, 32), warmup=False)
+
+
 def test_plan_resize_letterbox_is_centred_and_keeps_aspect():
     plan = plan_resize((480, 640), (320, 320), 'letterbox')
     assert plan.content == (40, 0, 240, 320)

@@ -491,6 +491,31 @@ def test_model_failure_is_an_error_in_diagnostics_and_the_node_recovers():
         assert send(pub, make_image(np.zeros((8, 8, 3), np.uint8), 'rgb8', 'ok'), out)['mask']
 
 
+@pytest.mark.timeout(180)
+def test_publish_failure_counts_the_frame_as_failed_and_the_node_recovers():
+    """An exception while publishing a frame's outputs: counted as failed, logged, next one ok."""
+    with Harness(domain_id(14), {}, namespace(14), segmenter=StubSegmenter()) as h:
+        out = h.outputs(('mask',))
+        pub = h.publisher('image', reliable=True)
+        assert pub.matched.wait(TIMEOUT)
+        converter = h.node._converter
+        real = converter.to_image_msg
+        calls = []
+
+        def broken(*args, **kwargs):
+            calls.append(1)
+            raise RuntimeError('simulated serialisation failure')
+
+        converter.to_image_msg = broken
+        pub.publish(make_image(np.zeros((8, 8, 3), np.uint8), 'rgb8', 'broken'))
+        assert wait_until(lambda: h.node.counts().failed == 1, TIMEOUT)
+        assert calls and h.node.counts().processed == 0
+        converter.to_image_msg = real
+        assert send(pub, make_image(np.zeros((8, 8, 3), np.uint8), 'rgb8', 'ok'), out)['mask']
+        counts = h.node.counts()
+        assert (counts.processed, counts.failed, counts.rejected) == (1, 1, 0)
+
+
 @pytest.mark.timeout(240)
 def test_overload_keeps_latency_bounded_and_counts_drops():
     """Camera at 30 Hz, model at about 10 Hz: the newest frame wins, latency stays bounded."""

@@ -428,9 +428,9 @@ def test_neura_bags_masks_and_poses_for_both_frames(storage, transport, shared_d
 def test_camvid_replay_gives_the_evaluate_miou(shared_data, weights_dir, tmp_path):
     """10 CamVid test images: bag-from-images + replay mIoU == enet-ros evaluate mIoU.
 
-    The CPU model is not bit-deterministic run to run (measured here: up to ~80 of 172,800
-    pixels of an image change between two calls of the same Segmenter in one process), so the
-    two mIoUs agree to 1e-3, not exactly; the pixel accuracy to 1e-3 as well.
+    The node and ``evaluate`` may run different CPU kernels (memory format, thread count); their
+    float rounding flips the argmax of a few near-tie pixels (measured: mIoU 0.5808247 vs
+    0.5808522), so the two agree to 5e-4 (about 0.05% of the pixels), not bit for bit.
     """
     camvid = shared_data / 'camvid_segnet'
     source = weights_dir / 'davidtvs_ENet_CamVid_2018-03-04_state_dict.pth'
@@ -462,7 +462,7 @@ def test_camvid_replay_gives_the_evaluate_miou(shared_data, weights_dir, tmp_pat
     assert (report['frames_in'], report['frames_out']) == (10, 10)
     seg = report['ground_truth']['segmentation']
     assert seg['mode'] == 'classes' and seg['frames'] == 10 and seg['ignore_index'] == 11
-    assert seg['miou'] == pytest.approx(evaluate['miou'], abs=1e-3)
-    assert seg['pixel_accuracy'] == pytest.approx(evaluate['pixel_accuracy'], abs=1e-3)
+    assert seg['miou'] == pytest.approx(evaluate['miou'], abs=5e-4)
+    assert seg['pixel_accuracy'] == pytest.approx(evaluate['pixel_accuracy'], abs=5e-4)
     for name, iou in evaluate['per_class_iou'].items():
         assert seg['per_class_iou'][name] == pytest.approx(iou, abs=5e-3), name

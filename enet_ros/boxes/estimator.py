@@ -678,7 +678,9 @@ def _rectangles(geo: _Geometry, pts: _Points, inl: np.ndarray, in_counts: np.nda
         den = rx * t[:, 0:1]
         den += ry * t[:, 1:2]
         den += t[:, 2:3]
-        scale = -t[:, 9:10] / den
+        # Rows of instances without a plane (not in ``todo``) have n = 0: their NaNs are unused.
+        with np.errstate(divide='ignore', invalid='ignore'):
+            scale = -t[:, 9:10] / den
         u = rx * t[:, 3:4]
         u += ry * t[:, 4:5]
         u += t[:, 5:6]

@@ -372,9 +372,11 @@ def rectangle_extents(u: np.ndarray, v: np.ndarray, valid: np.ndarray, angles: n
     rows = np.arange(n_groups)
     a_lo, a_hi = pa[rows, lo].astype(np.float64), pa[rows, hi].astype(np.float64)
     b_lo, b_hi = pb[rows, lo].astype(np.float64), pb[rows, hi].astype(np.float64)
-    len_a = (a_hi - a_lo) * scale
-    len_b = (b_hi - b_lo) * scale
-    centre = a1 * (0.5 * (a_lo + a_hi))[:, None] + a2 * (0.5 * (b_lo + b_hi))[:, None]
+    # Groups without valid points hold inf - inf = NaN here (undefined, documented above).
+    with np.errstate(invalid='ignore'):
+        len_a = (a_hi - a_lo) * scale
+        len_b = (b_hi - b_lo) * scale
+        centre = a1 * (0.5 * (a_lo + a_hi))[:, None] + a2 * (0.5 * (b_lo + b_hi))[:, None]
     swap = len_b > len_a
     long_axis = np.where(swap[:, None], a2, a1)
     sides = np.stack([np.where(swap, len_b, len_a), np.where(swap, len_a, len_b)], axis=1)

@@ -107,6 +107,10 @@ class Segmenter:
                              f'{RESIZE_POLICIES}')
         self.resolution = tuple(resolution) if resolution is not None else prep.resolution
         if self.resize_policy == 'native':
+            if resolution is not None:
+                raise ValueError(f'resolution {tuple(resolution)} has no effect with the native '
+                                 'resize policy (the network runs at each image\'s own size): '
+                                 "drop it, or choose resize_policy 'stretch' or 'letterbox'")
             self.resolution = None
         self.input_order = input_order
         self.backend = cls(model, device=device, precision=precision, **backend_options)

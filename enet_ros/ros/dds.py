@@ -137,7 +137,8 @@ def apply_large_image_profile(env: Optional[MutableMapping[str, str]] = None) ->
     For Fast DDS (the default RMW): sets ``FASTRTPS_DEFAULT_PROFILES_FILE`` and
     ``FASTDDS_DEFAULT_PROFILES_FILE`` to ``config/fastdds_large_images.xml``, unless the user set
     either of them, set ``FASTDDS_BUILTIN_TRANSPORTS``, or has a ``DEFAULT_FASTRTPS_PROFILES.xml``
-    in the working directory. For ``RMW_IMPLEMENTATION=rmw_cyclonedds_cpp``: sets
+    or ``DEFAULT_FASTDDS_PROFILES.xml`` in the working directory. For
+    ``RMW_IMPLEMENTATION=rmw_cyclonedds_cpp``: sets
     ``CYCLONEDDS_URI`` to ``file://.../config/cyclonedds_large_images.xml`` unless it is set. For
     other RMWs, or with ``ENET_ROS_LARGE_IMAGE_PROFILE=0``: changes nothing.
 

@@ -513,7 +513,8 @@ class EnetNode(Node):
             except Exception as exc:  # noqa: B902 - keep serving; shutdown ends the loop
                 if self._slot.closed or not self.context.ok():
                     return
-                self._log_throttled('error', 'publish', f'publishing failed: {exc}')
+                # _process counts its own failures; this is a bug in the accounting path itself.
+                self._log_throttled('error', 'worker', f'frame handling failed: {exc}')
 
     def process_next(self, timeout: float = 0.0) -> bool:
         """Process the frame waiting in the slot, in the calling thread (benchmarks).
@@ -546,19 +547,28 @@ class EnetNode(Node):
             self._log_throttled('error', 'model', f'segmentation failed: {self._last_error}')
             return
         header = frame.header
-        if want_mask:
-            self._mask_pub.publish(self._converter.to_image_msg(
-                result.class_ids, result.mask_encoding, header))
-        if result.confidence_image is not None:
-            self._confidence_pub.publish(self._converter.to_image_msg(
-                result.confidence_image, result.confidence_encoding, header))
-        if result.overlay is not None:
-            self._overlay_pub.publish(self._converter.to_image_msg(result.overlay, 'rgb8', header))
-        self._frame_in_progress = frame
         try:
-            self._publish_boxes(header, result, frame.depth, frame.camera_info)
-        finally:
-            self._frame_in_progress = None
+            if want_mask:
+                self._mask_pub.publish(self._converter.to_image_msg(
+                    result.class_ids, result.mask_encoding, header))
+            if result.confidence_image is not None:
+                self._confidence_pub.publish(self._converter.to_image_msg(
+                    result.confidence_image, result.confidence_encoding, header))
+            if result.overlay is not None:
+                self._overlay_pub.publish(
+                    self._converter.to_image_msg(result.overlay, 'rgb8', header))
+            self._frame_in_progress = frame
+            try:
+                self._publish_boxes(header, result, frame.depth, frame.camera_info)
+            finally:
+                self._frame_in_progress = None
+        except Exception as exc:  # noqa: B902 - counted as failed; the node keeps serving
+            if self._slot.closed or not self.context.ok():
+                raise  # shutting down: the worker loop ends quietly
+            self._slot.done(False)
+            self._last_error = f'{type(exc).__name__}: {exc}'
+            self._log_throttled('error', 'publish', f'publishing failed: {self._last_error}')
+            return
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns(frame)) / 1e6
         model_ms = sum(result.timings_ms.get(k, 0.0)
                        for k in ('preprocess', 'model', 'postprocess'))
