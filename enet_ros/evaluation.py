@@ -177,10 +177,12 @@ def evaluate_dataset(
         progress: Show a tqdm progress bar.
 
     Raises:
-        ValueError: If the dataset's class count differs from the model's.
+        ValueError: If the dataset's class count differs from the model's, or ``limit`` < 1.
     """
     from tqdm import tqdm
 
+    if limit is not None and limit < 1:
+        raise ValueError(f'limit {limit}: evaluate at least 1 image (None: all of them)')
     n_model = segmenter.num_classes
     n_data = dataset.classes.num_classes
     if n_model != n_data:

@@ -118,3 +118,26 @@ def test_cli_reports_bad_arguments(ckpt, capsys):
     assert 'WIDTHxHEIGHT' in capsys.readouterr().err
     assert cli(['benchmark', '--weights', str(ckpt), '--backend', 'torch',
                 '--option', 'flavour=vanilla', '--iters', '1']) == 1
+
+
+def test_device_is_checked_before_anything_runs(ckpt, capsys):
+    with pytest.raises(ValueError, match="device 'tpu' is not 'cpu', 'cuda' or 'cuda:N'"):
+        compare(ckpt, [Candidate('tpu', device='tpu')], size=(32, 24), iters=1, baseline=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda': CUDA is not available"):
+            benchmark(ckpt, device='cuda', size=(32, 24), iters=1, baseline=False)
+        assert cli(['benchmark', '--weights', str(ckpt), '--size', '32x24', '--device', 'cuda',
+                    '--no-baseline', '--iters', '1']) == 1
+        assert 'CUDA is not available' in capsys.readouterr().err
+    assert cli(['benchmark', '--weights', str(ckpt), '--size', '32x24', '--device', 'tpu',
+                '--no-baseline', '--iters', '1']) == 1
+    assert "not 'cpu', 'cuda' or 'cuda:N'" in capsys.readouterr().err
+
+
+def test_report_path_and_option_values_are_checked(ckpt, tmp_path, capsys):
+    assert cli(['benchmark', '--weights', str(ckpt), '--size', '32x24', '--no-baseline',
+                '--iters', '1', '--report', str(tmp_path)]) == 1
+    assert 'is a directory, expected a file name' in capsys.readouterr().err
+    assert cli(['benchmark', '--weights', str(ckpt), '--size', '32x24', '--no-baseline',
+                '--iters', '1', '--option', 'channels_last=maybe']) == 1
+    assert "channels_last='maybe' is not a boolean" in capsys.readouterr().err

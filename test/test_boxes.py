@@ -14,6 +14,8 @@
 
 """Box pose estimator on ray-cast scenes with exact ground truth (enet_ros.boxes, no ROS)."""
 
+import warnings
+
 import cv2
 from enet_ros.boxes import (BoxEstimatorConfig, CameraModel, estimate_boxes,
                             matrix_to_quaternion, quaternion_to_matrix)
@@ -76,6 +78,11 @@ def test_camera_validation():
         CameraModel(K=np.eye(2), D=np.zeros(5), width=640, height=480)
     with pytest.raises(ValueError, match='positive'):
         CameraModel(K=k, D=np.zeros(5), width=0, height=480)
+    with pytest.raises(ValueError, match='D must hold finite numbers'):
+        CameraModel(K=k, D=np.array([np.nan, 0, 0, 0, 0]), width=640, height=480)
+    with pytest.raises(ValueError, match='width must be a whole number of pixels, got 160.7'):
+        CameraModel(K=k, D=np.zeros(5), width=160.7, height=120)
+    assert CameraModel(K=k, D=np.zeros(5), width=640.0, height=np.int64(480)).size == (640, 480)
     cam = CameraModel(K=k, D=np.zeros(5), width=640, height=480)
     assert not cam.has_distortion
     assert cam.K.dtype == np.float64 and cam.D.dtype == np.float64
@@ -454,6 +461,46 @@ def test_input_validation():
         BoxEstimatorConfig(working_plane=(0.0, 0.0, 0.0, 1.0))
     empty = estimate_boxes(mask, depth, cam)
     assert len(empty) == 0 and empty.labels.shape == (48, 64) and not empty.labels.any()
+
+
+@pytest.mark.parametrize('height, width', [(1, 1), (4, 1), (1, 4)])
+def test_tiny_images_work(height, width):
+    cam = CameraModel.pinhole(1.0, 1.0, (width - 1) / 2, (height - 1) / 2, width, height)
+    mask = np.ones((height, width), np.uint8)
+    depth = np.full((height, width), 800, np.uint16)
+    result = estimate_boxes(mask, depth, cam)
+    assert len(result) == 0 and result.labels.shape == (height, width)
+    tiny = BoxEstimatorConfig(min_pixels=1, min_seed_pixels=1, fit_stride=1)
+    result = estimate_boxes(mask, depth, cam, config=tiny)
+    assert len(result) == 1 and (result.labels == 1).all()
+
+
+def test_empty_mask_has_no_boxes_with_or_without_a_camera():
+    empty = np.zeros((0, 0), np.uint8)
+    cam = _camera(64, 48, f=60.0)
+    for result in (estimate_boxes(empty), estimate_boxes(empty, np.zeros((0, 0), np.uint16), cam)):
+        assert len(result) == 0 and result.labels.shape == (0, 0)
+
+
+def test_camera_and_config_of_the_wrong_type_are_named():
+    mask = np.zeros((48, 64), np.uint8)
+    with pytest.raises(TypeError, match='camera must be a CameraModel .or None., got dict'):
+        estimate_boxes(mask, None, {'K': np.eye(3)})
+    with pytest.raises(TypeError, match='config must be a BoxEstimatorConfig.*got dict'):
+        estimate_boxes(mask, None, None, config={'a': 1})
+
+
+def test_float_depth_in_millimetres_warns():
+    cam = _camera(64, 48, f=60.0)
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:40, 10:50] = 1
+    depth_m = np.full((48, 64), 1.0, np.float32)
+    depth_m[10:40, 10:50] = 0.8
+    with pytest.warns(UserWarning, match=r'median valid value is \d+ m: it looks like mill'):
+        estimate_boxes(mask, depth_m * 1000.0, cam)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # metres: no warning
+        estimate_boxes(mask, depth_m, cam)
 
 
 def test_box_class_ids_are_configurable():

@@ -70,3 +70,51 @@ def test_info_prints_classes(tiny_checkpoint, capsys):
     assert cli(['info', str(tiny_checkpoint)]) == 0
     out = capsys.readouterr().out
     assert 'background, box, box_boundary' in out and 'variant=paper' in out
+
+
+def test_infer_skips_undecodable_files_and_exits_non_zero(tiny_checkpoint, tmp_path, capsys):
+    images = tmp_path / 'images'
+    images.mkdir()
+    cv2.imwrite(str(images / 'good.png'), np.full((16, 24, 3), 128, np.uint8))
+    (images / 'broken.png').write_bytes(b'not a png')
+    out = tmp_path / 'out'
+    assert cli(['infer', '--weights', str(tiny_checkpoint), str(images), '--out', str(out)]) == 1
+    captured = capsys.readouterr()
+    assert '1 images' in captured.out
+    assert '1 of 2 files could not be read and were skipped' in captured.err
+    assert 'broken.png' in captured.err
+    assert (out / 'good_mask.png').is_file() and not (out / 'broken_mask.png').exists()
+
+
+def test_output_paths_are_checked_before_the_work(tiny_checkpoint, tmp_path, capsys):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('x')
+    image = tmp_path / 'img.png'
+    cv2.imwrite(str(image), np.zeros((8, 8, 3), np.uint8))
+    assert cli(['infer', '--weights', str(tiny_checkpoint), '--out', str(a_file),
+                str(image)]) == 1
+    assert 'is a file, expected an output folder' in capsys.readouterr().err
+    assert cli(['export', '--weights', str(tiny_checkpoint), '--out', str(tmp_path),
+                '--size', '32x24']) == 1
+    assert 'is a directory, expected a file name' in capsys.readouterr().err
+    assert cli(['evaluate', '--weights', str(tiny_checkpoint), '--data', str(tmp_path),
+                '--report', str(tmp_path)]) == 1
+    assert "--report '" in capsys.readouterr().err
+    assert cli(['benchmark', '--weights', str(tiny_checkpoint), '--size', '32x24',
+                '--report', str(a_file / 'r.json')]) == 1
+    assert 'is a file, not a folder' in capsys.readouterr().err
+
+
+def test_evaluate_rejects_a_bad_limit_and_a_file_as_dataset(tiny_checkpoint, tmp_path, capsys):
+    for limit in ('0', '-3'):
+        assert cli(['evaluate', '--weights', str(tiny_checkpoint), '--data', str(tmp_path),
+                    '--limit', limit]) == 1
+        assert f'--limit {limit}: give a number of images >= 1' in capsys.readouterr().err
+    assert cli(['evaluate', '--weights', str(tiny_checkpoint), '--data',
+                str(tiny_checkpoint)]) == 1
+    assert 'is a file, expected a dataset folder' in capsys.readouterr().err
+
+
+def test_info_on_a_directory_says_so(tmp_path, capsys):
+    assert cli(['info', str(tmp_path)]) == 1
+    assert 'is a directory, expected a checkpoint file' in capsys.readouterr().err

@@ -21,7 +21,7 @@ import pickle
 from enet_ros.classes import CAMVID, class_info_from_mapping
 from enet_ros.cli import main as cli
 from enet_ros.model import load_model, read_checkpoint, save_checkpoint
-from enet_ros.model.checkpoint import CheckpointError, unwrap_state_dict
+from enet_ros.model.checkpoint import CheckpointError, Preprocessing, unwrap_state_dict
 from enet_ros.model.convert import convert_file, convert_state_dict, detect_layout
 import pytest
 from reference_enets import DavidtvsENet, NtkhoaENet, SeedENet
@@ -182,6 +182,64 @@ def test_unreadable_and_foreign_files_are_clear_errors(tmp_path):
     model.eval().fuse()
     with pytest.raises(CheckpointError, match='fused'):
         save_checkpoint(tmp_path / 'fused.pt', model, meta)
+
+
+@pytest.mark.parametrize('field, value', [('scale', float('nan')),
+                                          ('mean', (float('inf'), 0.0, 0.0)),
+                                          ('std', (1.0, float('nan'), 1.0))])
+def test_non_finite_preprocessing_is_refused_naming_the_field(field, value):
+    with pytest.raises(CheckpointError, match=f'preprocessing {field} must be finite'):
+        Preprocessing(**{field: value})
+
+
+def test_convert_cli_refuses_non_finite_preprocessing(tmp_path, capsys):
+    src = tmp_path / 'src.pth'
+    torch.save(SeedENet(12).state_dict(), src)
+    dst = tmp_path / 'out.pt'
+    assert cli(['convert', str(src), str(dst), '--scale', 'nan']) == 1
+    assert 'preprocessing scale must be finite' in capsys.readouterr().err
+    assert cli(['convert', str(src), str(dst), '--mean', 'inf', '0', '0']) == 1
+    assert 'preprocessing mean must be finite' in capsys.readouterr().err
+    assert not dst.exists()
+
+
+def test_directory_corrupt_and_empty_checkpoints_say_what_is_wrong(tmp_path, capsys):
+    folder = tmp_path / 'weights.pt'
+    folder.mkdir()
+    with pytest.raises(CheckpointError, match='is a directory, expected a checkpoint file'):
+        load_model(folder)
+    assert cli(['convert', str(folder), str(tmp_path / 'out.pt')]) == 1
+    assert 'is a directory, expected a checkpoint file' in capsys.readouterr().err
+    files = {'random.pt': bytes(range(256)) * 8, 'json.pt': b'{"state_dict": {}}', 'empty.pt': b''}
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CheckpointError, match='is not a PyTorch checkpoint') as info:
+            load_model(path)
+        assert 'weights_only=False' not in str(info.value)  # torch's advice would not help
+    with pytest.raises(CheckpointError, match='the file is empty'):
+        load_model(tmp_path / 'empty.pt')
+
+
+def test_save_checkpoint_refuses_a_directory_and_leaves_no_tmp_file(tmp_path, monkeypatch,
+                                                                    capsys):
+    model, meta = convert_state_dict(SeedENet(12).state_dict())
+    folder = tmp_path / 'out'
+    folder.mkdir()
+    with pytest.raises(CheckpointError, match='is a directory'):
+        save_checkpoint(folder, model, meta)
+    src = tmp_path / 'src.pth'
+    torch.save(SeedENet(12).state_dict(), src)
+    assert cli(['convert', str(src), str(folder)]) == 1
+    assert "DST '" in capsys.readouterr().err
+    assert not (tmp_path / 'out.tmp').exists()
+
+    def failing_replace(a, b):
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr('enet_ros.model.checkpoint.os.replace', failing_replace)
+    with pytest.raises(OSError, match='No space left'):
+        save_checkpoint(tmp_path / 'model.pt', model, meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out', 'src.pth']
 
 
 def test_convert_cli_with_classes_file_and_preprocessing(tmp_path):

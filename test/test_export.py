@@ -18,8 +18,8 @@ import json
 
 from enet_ros.cli import main as cli
 from enet_ros.inference.export import (check_graph, export_onnx, ExportError,
-                                       leaky_relu_for_scalar_prelu, model_sha256, read_metadata,
-                                       sample_images)
+                                       leaky_relu_for_scalar_prelu, max_opset, model_sha256,
+                                       read_metadata, sample_images)
 from enet_ros.model.checkpoint import load_model, save_checkpoint
 from enet_ros.model.enet import ENet, ENetArch
 import numpy as np
@@ -144,6 +144,29 @@ def test_bad_arguments_and_forbidden_nodes(tmp_path):
     bad = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid('', 17)])
     with pytest.raises(ExportError, match='MaxUnpool'):
         check_graph(bad)
+
+
+def test_opset_above_what_torch_writes_fails_up_front(tmp_path, capsys):
+    assert max_opset() >= 17
+    with pytest.raises(ValueError, match=r'opset 99 is newer than this torch / onnx can write'):
+        export_onnx(model_with_meta(), tmp_path / 'x.onnx', opset=99)
+    ckpt = tmp_path / 'tiny.pt'
+    save_checkpoint(ckpt, random_enet(3), make_meta(3))
+    assert cli(['export', '--weights', str(ckpt), '--out', str(tmp_path / 'y.onnx'),
+                '--opset', '99']) == 1
+    err = capsys.readouterr().err
+    assert f'choose an opset in 17..{max_opset()}' in err and len(err.splitlines()) == 1
+
+
+def test_output_that_is_a_directory_is_refused(tmp_path, capsys):
+    with pytest.raises(ValueError, match='is a directory: give a file name'):
+        export_onnx(model_with_meta(), tmp_path, size=(32, 24))
+    ckpt = tmp_path / 'tiny.pt'
+    save_checkpoint(ckpt, random_enet(3), make_meta(3))
+    assert cli(['export', '--weights', str(ckpt), '--out', str(tmp_path), '--size',
+                '32x24']) == 1
+    assert "--out '" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['tiny.pt']
 
 
 def test_unfused_reference_with_native_pooling_is_what_we_compare_to(tmp_path):

@@ -259,8 +259,10 @@ def test_unknown_backend_device_and_precision_are_clear_errors(tiny_ckpt):
         Segmenter(tiny_ckpt, backend='openvino')
     with pytest.raises(ValueError, match='precision'):
         Segmenter(tiny_ckpt, precision='int8')
-    with pytest.raises(ValueError, match='device'):
+    with pytest.raises(ValueError, match="device 'tpu' is not 'cpu', 'cuda' or 'cuda:N'"):
         Segmenter(tiny_ckpt, device='tpu')
+    with pytest.raises(ValueError, match="device 'cuda:x' is not"):
+        Segmenter(tiny_ckpt, device='cuda:x')
     with pytest.raises(ValueError, match='resize_policy'):
         Segmenter(tiny_ckpt, resize_policy='crop')
     seg = Segmenter(tiny_ckpt, warmup=False)
@@ -268,6 +270,65 @@ def test_unknown_backend_device_and_precision_are_clear_errors(tiny_ckpt):
         seg(np.zeros((8, 8, 3), np.float32))
     with pytest.raises(ValueError, match='3-channel'):
         seg(np.zeros((8, 8), np.uint8))
+
+
+@pytest.mark.parametrize('resolution, error, text', [
+    ((0, 0), ValueError, 'two positive whole numbers'),
+    ((-1, 5), ValueError, 'two positive whole numbers'),
+    ((64, 48, 3), ValueError, 'must have 2 values'),
+    (64, TypeError, 'resolution must be a .width, height. pair'),
+    ((64.5, 48.2), ValueError, 'two positive whole numbers'),
+])
+def test_bad_resolution_names_the_argument(tiny_ckpt, resolution, error, text):
+    with pytest.raises(error, match=text):
+        Segmenter(tiny_ckpt, resolution=resolution, warmup=False)
+
+
+def test_images_that_are_not_arrays_are_named(tiny_ckpt):
+    seg = Segmenter(tiny_ckpt, warmup=False)
+    with pytest.raises(TypeError, match='images must be an .H, W, 3. uint8 NumPy array.*NoneType'):
+        seg(None)
+
+
+def test_a_directory_as_weights_is_named(tmp_path):
+    from enet_ros.model.checkpoint import CheckpointError
+    with pytest.raises(CheckpointError, match='is a directory, expected a checkpoint file'):
+        Segmenter(tmp_path)
+
+
+def test_backend_options_are_type_checked(tiny_ckpt, tmp_path):
+    seg = Segmenter(tiny_ckpt, channels_last='no', warmup=False)
+    assert seg.backend.memory_format == torch.contiguous_format
+    seg = Segmenter(tiny_ckpt, channels_last='1', warmup=False)
+    assert seg.backend.memory_format == torch.channels_last
+    with pytest.raises(ValueError, match="channels_last='maybe' is not a boolean"):
+        Segmenter(tiny_ckpt, channels_last='maybe', warmup=False)
+    with pytest.raises(ValueError, match="intra_op_threads='abc' is not an integer"):
+        Segmenter(tiny_ckpt, backend='onnxruntime', intra_op_threads='abc', warmup=False,
+                  engine_cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match='intra_op_threads=-5 must be >= 0'):
+        Segmenter(tiny_ckpt, backend='onnxruntime', intra_op_threads=-5, warmup=False,
+                  engine_cache_dir=str(tmp_path))
+    seg = Segmenter(tiny_ckpt, backend='onnxruntime', intra_op_threads='2', warmup=False,
+                    engine_cache_dir=str(tmp_path))
+    assert seg.backend.options.intra_op_num_threads == 2
+
+
+def test_onnxruntime_providers_as_text_and_bad_lists(tiny_ckpt, tmp_path):
+    for providers in ('cpu', 'CPU', ' cpu, ', ['CPUExecutionProvider']):
+        seg = Segmenter(tiny_ckpt, backend='onnxruntime', providers=providers, warmup=False,
+                        engine_cache_dir=str(tmp_path))
+        assert [p[0] for p in seg.backend.providers] == ['CPUExecutionProvider']
+    for providers in ([], ''):
+        with pytest.raises(ValueError, match='names no provider'):
+            Segmenter(tiny_ckpt, backend='onnxruntime', providers=providers, warmup=False,
+                      engine_cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="provider 'gpu' is unknown: use the short names cpu"):
+        Segmenter(tiny_ckpt, backend='onnxruntime', providers=['gpu'], warmup=False,
+                  engine_cache_dir=str(tmp_path))
+    with pytest.raises(TypeError, match='providers must be a list of provider names'):
+        Segmenter(tiny_ckpt, backend='onnxruntime', providers=5, warmup=False,
+                  engine_cache_dir=str(tmp_path))
 
 
 def test_missing_optional_package_names_it(monkeypatch):

@@ -138,6 +138,24 @@ def test_config_unknown_keys_are_named(tmp_path):
         load_config(None, ['optim.name=lbfgs'])
 
 
+@pytest.mark.parametrize('override, key', [('input.scale=.nan', 'input.scale'),
+                                           ('input.mean=[.inf, 0, 0]', 'input.mean'),
+                                           ('input.std=[1, .nan, 1]', 'input.std'),
+                                           ('optim.lr=.inf', 'optim.lr'),
+                                           ('optim.lr=.nan', 'optim.lr')])
+def test_config_rejects_non_finite_values_naming_the_key(override, key):
+    with pytest.raises(ConfigError, match=rf'config key {key}=.* must be finite'):
+        load_config(None, [override])
+
+
+def test_config_rejects_an_unknown_device(capsys):
+    with pytest.raises(ConfigError, match="device='tpu' is not 'auto', 'cpu', 'cuda' or"):
+        load_config(None, ['device=tpu'])
+    assert load_config(None, ['device=cuda:1'])['device'] == 'cuda:1'  # form only, not presence
+    assert cli_main(['train', 'device=tpu']) == 1
+    assert "config key device='tpu'" in capsys.readouterr().err
+
+
 def test_shipped_example_configs_load(repo_root):
     """The example configs in config/train load and build their augmentation."""
     for name in ('boxes_synth.yaml', 'camvid.yaml'):

@@ -33,6 +33,8 @@ Inputs
 ------
 * ``depth``: uint16 millimetres (``16UC1``, 0 = no data) or float32 metres (``32FC1``, NaN or 0
   = no data), read from the dtype, never guessed; z along the optical axis, registered to the mask.
+  Float depth with a median above 100 (metres) is almost surely millimetres converted to float: it
+  is still read as metres, with a ``UserWarning`` naming the mm-vs-m mistake.
 * ``camera``: ``CameraModel`` (K, D, width, height, ``plumb_bob`` or ``rational_polynomial``;
   ``equidistant`` is rejected). Pixel coordinates are undistorted with ``cv2.undistortPoints``
   (table cached per camera). A camera_info for another resolution with the same aspect ratio is

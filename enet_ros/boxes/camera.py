@@ -40,6 +40,23 @@ SUPPORTED_DISTORTION_MODELS = {'plumb_bob': (4, 5), 'rational_polynomial': (8,)}
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
 
 
+def _pixel_count(name: str, value: object) -> int:
+    """Return an image width / height as an int; raise ValueError unless it is a whole number."""
+    if isinstance(value, (bool, np.bool_)):
+        whole = False
+    elif isinstance(value, (int, np.integer)):
+        whole = True
+    else:
+        try:
+            whole = float(value).is_integer()
+        except (TypeError, ValueError):
+            whole = False
+    if not whole:
+        raise ValueError(f'CameraModel: {name} must be a whole number of pixels, got {value!r} '
+                         '(a camera_info width / height is an integer)')
+    return int(value) if isinstance(value, (int, np.integer)) else int(float(value))
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class CameraModel:
     """Intrinsics of one camera image: ``K``, distortion ``D`` and the image size it belongs to.
@@ -54,8 +71,8 @@ class CameraModel:
             fisheye ``'equidistant'`` model is rejected: rectify those images first (image_proc).
 
     Raises:
-        ValueError: On a malformed ``K``, a ``D`` whose length does not fit the model, an
-            unsupported model or a non-positive size.
+        ValueError: On a malformed ``K``, a non-finite ``D`` or one whose length does not fit the
+            model, an unsupported model, or a size that is not a positive whole number.
     """
 
     K: np.ndarray
@@ -71,6 +88,9 @@ class CameraModel:
             raise ValueError(f'CameraModel: K must be a finite 3x3 matrix with fx, fy > 0, got '
                              f'{np.asarray(self.K).tolist()}')
         d = np.asarray(self.D if self.D is not None else [], dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(d)):
+            raise ValueError(f'CameraModel: D must hold finite numbers, got {d.tolist()}: fix the '
+                             'camera calibration (an empty or all-zero D means no distortion)')
         model = (self.distortion_model or '').strip()
         if model == 'equidistant':
             raise ValueError("CameraModel: distortion_model 'equidistant' (fisheye) is not "
@@ -86,7 +106,7 @@ class CameraModel:
         elif model not in SUPPORTED_DISTORTION_MODELS and model not in ('', 'none'):
             raise ValueError(f'CameraModel: distortion_model {model!r} is not supported; use one '
                              f'of {sorted(SUPPORTED_DISTORTION_MODELS)}')
-        width, height = int(self.width), int(self.height)
+        width, height = _pixel_count('width', self.width), _pixel_count('height', self.height)
         if width <= 0 or height <= 0:
             raise ValueError(f'CameraModel: image size must be positive, got {width}x{height}')
         object.__setattr__(self, 'K', k)

@@ -57,6 +57,7 @@ import dataclasses
 import logging
 import math
 from typing import Iterator, List, Optional, Sequence, Tuple
+import warnings
 
 import cv2
 from enet_ros.boxes.camera import camera_for_image, CameraModel
@@ -67,6 +68,10 @@ from enet_ros.boxes.instances import (color_line_cut, grow_labels, label_counts,
 import numpy as np
 
 LOGGER = logging.getLogger(__name__)
+
+# Float depth is metres. A median valid depth above this is far beyond any depth camera's range
+# and almost always millimetres stored as float (e.g. a 16UC1 image converted with astype).
+MAX_PLAUSIBLE_DEPTH_M = 100.0
 
 Plane = Tuple[float, float, float, float]
 
@@ -365,6 +370,9 @@ def depth_to_metres(depth: np.ndarray, shape: Optional[Tuple[int, int]] = None
 
     ``uint16`` is millimetres (REP 118 ``16UC1``; 0 = no data); ``float32``/``float64`` is metres
     (``32FC1``; NaN, inf, 0 or negative = no data). Other dtypes are rejected, never guessed.
+    Float depth whose median valid value exceeds :data:`MAX_PLAUSIBLE_DEPTH_M` (100 m) is almost
+    certainly millimetres in a float image: it is still read as metres, with a ``UserWarning``
+    (``warnings.warn``: shown once per call site) that names the mistake.
 
     Args:
         depth: (H, W) or (H, W, 1) depth image (z along the optical axis, not the ray length).
@@ -387,6 +395,13 @@ def depth_to_metres(depth: np.ndarray, shape: Optional[Tuple[int, int]] = None
     with np.errstate(invalid='ignore'):
         valid = np.isfinite(dm) & (dm > 0)
     dm[~valid] = 0.0
+    sample = dm[::4, ::4]  # every 16th pixel is plenty for a median, and cheap per frame
+    sample = sample[sample > 0]
+    median = float(np.median(sample)) if sample.size else 0.0
+    if median > MAX_PLAUSIBLE_DEPTH_M:
+        warnings.warn(f'float depth is read as metres, but its median valid value is '
+                      f'{median:.0f} m: it looks like millimetres. Divide it by 1000, or pass '
+                      'the uint16 millimetre image (16UC1) as it is', UserWarning, stacklevel=2)
     return dm, valid
 
 
@@ -1005,7 +1020,16 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
     Raises:
         ValueError: On inputs of the wrong shape or dtype, a depth or working plane without a
             camera, or a camera whose aspect ratio differs from the image's.
+        TypeError: If ``camera`` is not a :class:`CameraModel` or ``config`` not a
+            :class:`BoxEstimatorConfig`.
     """
+    if config is not None and not isinstance(config, BoxEstimatorConfig):
+        raise TypeError(f'config must be a BoxEstimatorConfig (or None for the defaults), got '
+                        f'{type(config).__name__}; build one: BoxEstimatorConfig(**options)')
+    if camera is not None and not isinstance(camera, CameraModel):
+        raise TypeError(f'camera must be a CameraModel (or None), got {type(camera).__name__}; '
+                        'build one: CameraModel(K=..., D=..., width=..., height=...) or '
+                        'CameraModel.pinhole(fx, fy, cx, cy, width, height)')
     cfg = _DEFAULT_CONFIG if config is None else config
     m = np.asarray(mask)
     if m.ndim != 2:
@@ -1021,13 +1045,14 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
         raise ValueError(f'mask must hold integer class ids or bool, got dtype {m.dtype}; '
                          'pass the argmax of the logits, not the scores')
     height, width = fg.shape
-    cam = camera_for_image(camera, width, height)
-    if depth is not None and cam is None:
+    if depth is not None and camera is None:
         raise ValueError('a camera model is needed to turn depth into a pose: pass camera')
-    if cfg.working_plane is not None and cam is None:
+    if cfg.working_plane is not None and camera is None:
         raise ValueError('config.working_plane needs a camera model: pass camera')
     if depth is not None:
         _check_depth(depth, (height, width))
+    # An empty (0 x 0) mask has no boxes, with or without a camera (which cannot be scaled to it).
+    cam = camera if height == 0 or width == 0 else camera_for_image(camera, width, height)
     color = _check_color(color, (height, width)) if cfg.use_color_edges else None
     labels_full = np.zeros((height, width), np.int32) if cfg.label_image else None
     support = _plane_array(cfg.support_plane)

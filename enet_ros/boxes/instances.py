@@ -77,6 +77,11 @@ def depth_step_cut(depth_m: np.ndarray, window_px: int, ratio: float,
     Returns:
         (H, W) bool step mask; invalid pixels are never steps and never count in a window.
     """
+    if np.shape(depth_m)[1:2] == (1,):
+        # OpenCV's Python binding reads an (n, 1) array with n <= 4 as a scalar; an invalid (0)
+        # column beside it keeps it an image and changes nothing (invalid pixels never count).
+        wide = np.pad(np.asarray(depth_m, np.float32), ((0, 0), (0, 1)))
+        return np.ascontiguousarray(depth_step_cut(wide, window_px, ratio, min_step_m)[:, :1])
     kernel = np.ones((window_px, window_px), np.uint8)
     far = np.ascontiguousarray(depth_m, dtype=np.float32)
     # Invalid (0) pixels must not win the window minimum: lift them to 1e6 m for the erosion.
@@ -238,6 +243,18 @@ def segment_instances(fg: np.ndarray, *, cut: Optional[np.ndarray] = None,
         ``(labels, sizes)``: (H, W) uint16 instance labels 1..N in raster order of the seeds
         (0 = no instance) and (N,) int64 pixel count of each instance.
     """
+    if fg.shape[1:2] == (1,):
+        # OpenCV's Python binding reads an (n, 1) array with n <= 4 as a scalar (a one-pixel-wide
+        # image or grid): run on a copy with one empty column added (no box, no cut, no depth),
+        # which changes no label, and drop it again.
+        def wide(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
+            return None if a is None else np.pad(np.asarray(a), ((0, 0), (0, 1)))
+        labels, sizes = segment_instances(
+            wide(fg), cut=wide(cut), depth_m=wide(depth_m),
+            depth_step_window_px=depth_step_window_px, depth_step_ratio=depth_step_ratio,
+            depth_step_min_m=depth_step_min_m, min_seed_pixels=min_seed_pixels,
+            max_grow_px=max_grow_px, min_pixels=min_pixels)
+        return np.ascontiguousarray(labels[:, :1]), sizes
     if depth_m is not None:
         step = depth_step_cut(depth_m, depth_step_window_px, depth_step_ratio, depth_step_min_m)
         cuts = step if cut is None else cv2.bitwise_or(step.view(np.uint8),

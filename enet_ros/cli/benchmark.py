@@ -25,7 +25,7 @@ import json
 import os
 from typing import Any, Dict, List
 
-from enet_ros.cli.common import parse_size
+from enet_ros.cli.common import check_output_file, parse_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -129,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
     from enet_ros.inference.benchmark import benchmark
 
     size = parse_size(args.size)
+    if args.report:
+        check_output_file(args.report, '--report', 'report.json')
     report = benchmark(args.weights, backend=args.backend, device=args.device,
                        precision=args.precision, size=size, batch=args.batch, iters=args.iters,
                        warmup=args.warmup, baseline=not args.no_baseline,

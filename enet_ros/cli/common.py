@@ -48,3 +48,76 @@ def parse_size(text: str) -> tuple:
     if w < 1 or h < 1:
         raise ValueError(f'size {text!r} must be positive')
     return w, h
+
+
+def _make_parent(path: str, option: str) -> str:
+    """Create the folder that will hold ``path``; return it. Raise ValueError if that fails."""
+    import os
+
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise ValueError(f'{option} {path!r}: {parent!r} is a file, not a folder; choose another '
+                         'path')
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f'{option} {path!r}: cannot create the folder {parent!r} '
+                         f'({exc.strerror or exc}); choose a writable path') from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f'{option} {path!r}: the folder {parent!r} is not writable; choose a '
+                         'writable path')
+    return parent
+
+
+def check_output_file(path: str, option: str, example: str = 'out.json') -> str:
+    """Check, before any work, that the file ``path`` can be written; return ``path``.
+
+    Creates its parent folders (as the writers would) so that an impossible path fails now, not
+    after a long run.
+
+    Args:
+        path: The output file.
+        option: The command-line option or argument that gave it (for the message).
+        example: A file name to suggest when ``path`` is a directory.
+
+    Raises:
+        ValueError: If ``path`` is a directory, its folder cannot be created or is not writable,
+            or an existing file there is read-only.
+    """
+    import os
+
+    if os.path.isdir(path):
+        raise ValueError(f'{option} {path!r} is a directory, expected a file name (e.g. '
+                         f'{os.path.join(path, example)})')
+    _make_parent(path, option)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise ValueError(f'{option} {path!r} exists and is not writable; choose another path')
+    return path
+
+
+def check_output_dir(path: str, option: str) -> str:
+    """Check, before any work, that the folder ``path`` exists or can be created; create it.
+
+    Args:
+        path: The output folder.
+        option: The command-line option that gave it (for the message).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: If ``path`` is an existing file, or the folder cannot be created or written.
+    """
+    import os
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f'{option} {path!r} is a file, expected an output folder: choose a '
+                         'folder name')
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f'{option} {path!r}: cannot create the folder '
+                         f'({exc.strerror or exc}); choose a writable path') from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f'{option} {path!r} is not writable; choose another folder')
+    return path

@@ -83,9 +83,11 @@ def _preprocessing(args, default):
 def run(args: argparse.Namespace) -> int:
     """Convert, optionally repair BatchNorm, save; return 0."""
     from enet_ros.classes import load_classes
+    from enet_ros.cli.common import check_output_file
     from enet_ros.model.checkpoint import save_checkpoint
     from enet_ros.model.convert import convert_file, DEFAULT_PREPROCESSING
 
+    check_output_file(args.dst, 'DST', 'model.pt')
     classes = load_classes(args.classes) if args.classes else None
     model, meta = convert_file(args.src, args.layout, classes)
     meta.preprocessing = _preprocessing(args, DEFAULT_PREPROCESSING[meta.provenance['layout']])

@@ -18,7 +18,7 @@ import argparse
 import json
 import os
 
-from enet_ros.cli.common import add_backend_arguments
+from enet_ros.cli.common import add_backend_arguments, check_output_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +43,17 @@ def run(args: argparse.Namespace) -> int:
     from enet_ros.evaluation import evaluate_dataset, make_report, plot_confusion_matrix
     from enet_ros.inference import Segmenter
 
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f'--limit {args.limit}: give a number of images >= 1 (or leave it out '
+                         'to evaluate them all)')
+    if args.report:
+        check_output_file(args.report, '--report', 'report.json')
+    plot = args.plot or (
+        os.path.splitext(args.report)[0] + '_confusion.png' if args.report else None
+    )
+    if plot:
+        check_output_file(plot, '--plot', 'confusion.png')
+    dataset = open_dataset(args.data, args.format, args.split)
     segmenter = Segmenter(
         args.weights,
         backend=args.backend,
@@ -50,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         resize_policy=args.resize_policy,
     )
-    dataset = open_dataset(args.data, args.format, args.split)
     cm = evaluate_dataset(segmenter, dataset, limit=args.limit)
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     report = make_report(cm, dataset.classes.names, count).to_dict()
@@ -76,9 +86,6 @@ def run(args: argparse.Namespace) -> int:
         with open(args.report, 'w', encoding='utf-8') as f:
             json.dump(report, f, indent=2)
         print(f'report: {args.report}')
-    plot = args.plot or (
-        os.path.splitext(args.report)[0] + '_confusion.png' if args.report else None
-    )
     if plot:
         plot_confusion_matrix(cm.matrix, dataset.classes.names, plot)
         print(f'confusion matrix: {plot}')

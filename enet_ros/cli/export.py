@@ -23,7 +23,7 @@ import argparse
 import json
 import os
 
-from enet_ros.cli.common import parse_size
+from enet_ros.cli.common import check_output_file, parse_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from enet_ros.inference.export import export_onnx, ExportError
 
     size = parse_size(args.size) if args.size else None
+    check_output_file(args.out, '--out', 'enet.onnx')
+    if args.report:
+        check_output_file(args.report, '--report', 'report.json')
     try:
         report = export_onnx(args.weights, args.out, size=size, dynamic_batch=args.dynamic_batch,
                              opset=args.opset, batch=args.batch, verify=True, check=True)

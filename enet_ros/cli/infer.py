@@ -15,9 +15,13 @@
 """``enet-ros infer``: class-id PNG masks and colour overlays for image files and folders."""
 
 import argparse
+import logging
 import os
+import sys
 
-from enet_ros.cli.common import add_backend_arguments
+from enet_ros.cli.common import add_backend_arguments, check_output_dir
+
+LOG = logging.getLogger('enet_ros.infer')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +64,14 @@ def list_inputs(inputs, recursive=False):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Segment every input; write ``<stem>_mask.png`` and ``<stem>_overlay.png``; return 0."""
+    """Segment every input; write ``<stem>_mask.png`` and ``<stem>_overlay.png``.
+
+    A file that cannot be read or decoded is skipped with a warning naming it; the others are
+    processed.
+
+    Returns:
+        0 when every image was segmented, 1 when some were skipped.
+    """
     import cv2
     import numpy as np
     from tqdm import tqdm
@@ -72,12 +83,19 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.overlay_alpha <= 1.0:
         raise ValueError(f'--overlay-alpha {args.overlay_alpha} is outside 0..1')
     items = list_inputs(args.inputs, args.recursive)
+    check_output_dir(args.out, '--out')
     segmenter = Segmenter(args.weights, backend=args.backend, device=args.device,
                           precision=args.precision, resize_policy=args.resize_policy)
     colorizer = Colorizer(segmenter.meta.classes.colors)
     counts = {}
+    failed = []
     for path, stem in tqdm(items, desc='infer', unit='img'):
-        image = read_image_rgb(path)
+        try:
+            image = read_image_rgb(path)
+        except (ValueError, OSError) as exc:
+            LOG.warning('skipping %s: %s', path, exc)
+            failed.append(path)
+            continue
         result = segmenter(image)
         target = os.path.join(args.out, stem)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -88,8 +106,13 @@ def run(args: argparse.Namespace) -> int:
         for cid, n in zip(*np.unique(result.class_ids, return_counts=True)):
             counts[int(cid)] = counts.get(int(cid), 0) + int(n)
     total = sum(counts.values())
-    print(f'{len(items)} images -> {args.out} (<stem>_mask.png class ids, <stem>_overlay.png)')
+    done = len(items) - len(failed)
+    print(f'{done} images -> {args.out} (<stem>_mask.png class ids, <stem>_overlay.png)')
     for cid in sorted(counts):
         name = segmenter.meta.classes.names[cid] if cid < segmenter.num_classes else str(cid)
         print(f'  {name:<14} {100.0 * counts[cid] / total:6.2f}% of pixels')
+    if failed:
+        print(f'enet-ros infer: {len(failed)} of {len(items)} files could not be read and were '
+              f'skipped: {", ".join(failed)}', file=sys.stderr)
+        return 1
     return 0

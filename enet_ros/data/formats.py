@@ -614,11 +614,15 @@ def open_dataset(root: str, fmt: str, split: str = 'test',
         classes: Class list to use instead of the dataset's own (must match the label ids).
 
     Raises:
-        ValueError: For an unknown format, mismatched image/mask pairs or an empty dataset.
+        ValueError: For an unknown format, a ``root`` that is a file, mismatched image/mask pairs
+            or an empty dataset.
         FileNotFoundError: For missing folders or files.
     """
     if fmt not in FORMATS:
         raise ValueError(f'unknown dataset format {fmt!r}; choose one of {", ".join(FORMATS)}')
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ValueError(f'dataset root {root!r} is a file, expected a dataset folder (the '
+                         f'root of a {fmt!r} dataset)')
     if not os.path.isdir(root):
         raise FileNotFoundError(f'dataset root {root!r} does not exist')
     ds = FORMATS[fmt](root, split, classes)

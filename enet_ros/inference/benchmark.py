@@ -249,12 +249,16 @@ def compare(weights: Union[str, os.PathLike, ENet], candidates: Sequence[Candida
         ``peak_memory_mb``, ``startup_s``, ``class_id_agreement`` and ``speedup_vs_baseline``.
 
     Raises:
-        ValueError: For a bad size, batch or image list.
+        ValueError: For a bad size, batch, image list or device (``'cpu'``, ``'cuda'`` or
+            ``'cuda:N'``; CUDA must be available), checked before anything is built.
     """
+    from enet_ros.inference.backends import parse_device
     from enet_ros.inference.segmenter import Segmenter
     width, height = int(size[0]), int(size[1])
     if width < 1 or height < 1 or batch < 1 or iters < 1:
         raise ValueError(f'size {size}, batch {batch} and iters {iters} must be positive')
+    # Devices first (the memory probe below touches CUDA before any backend checks the device).
+    devices = [parse_device(cand.device) for cand in candidates]
     model = _as_model(weights)
     if images is None:
         images = list(sample_images(batch, height, width, seed))
@@ -266,10 +270,9 @@ def compare(weights: Union[str, os.PathLike, ENet], candidates: Sequence[Candida
     timers: List[Tuple[str, str, Callable[[], Any], torch.device]] = []
     reports: List[Dict[str, Any]] = []
     segmenters = []
-    for cand in candidates:
+    for cand, device in zip(candidates, devices):
         LOG.info('building %s (%s %s %s %s)', cand.name, cand.backend, cand.device, cand.precision,
                  cand.options)
-        device = torch.device(cand.device)
         memory = _Memory(device)
         memory.start()
         start = time.perf_counter()
@@ -290,7 +293,7 @@ def compare(weights: Union[str, os.PathLike, ENet], candidates: Sequence[Candida
         timers.append((cand.name, 'model', _model_call(seg, x), seg.device))
 
     base_report: Dict[str, Any] = {'name': BASELINE_NAME}
-    base_device = torch.device(candidates[0].device) if candidates else torch.device('cpu')
+    base_device = devices[0] if devices else torch.device('cpu')
     skip = SeedBaseline.skip_reason(width, height) if baseline else 'not requested'
     if skip is None:
         memory = _Memory(base_device)

@@ -439,6 +439,18 @@ def verify_onnx(path: Union[str, os.PathLike], reference: ENet, batches: Sequenc
     return cases
 
 
+def max_opset() -> int:
+    """Return the highest ONNX opset that both torch's exporter and the onnx package support."""
+    import onnx
+    highest = int(onnx.defs.onnx_opset_version())
+    try:  # private, but the only place torch states its limit; without it, onnx's limit stands
+        from torch.onnx import _constants
+        highest = min(highest, int(_constants.ONNX_MAX_OPSET))
+    except (ImportError, AttributeError):
+        pass
+    return highest
+
+
 def export_onnx(model_or_ckpt: Union[ENet, str, os.PathLike], path: Union[str, os.PathLike],
                 size: Optional[Tuple[int, int]] = None, dynamic_batch: bool = False,
                 opset: int = MIN_OPSET, verify: bool = True, batch: int = 1,
@@ -451,7 +463,7 @@ def export_onnx(model_or_ckpt: Union[ENet, str, os.PathLike], path: Union[str, o
         size: Input ``(width, height)`` in pixels; default: the checkpoint's resolution. Any size
             >= 1 (not necessarily a multiple of 8).
         dynamic_batch: Make the batch dimension dynamic (else fixed to ``batch``).
-        opset: ONNX opset, >= 17.
+        opset: ONNX opset, from 17 to :func:`max_opset`.
         verify: Compare onnxruntime with PyTorch: batch 1, and also batch 3 when the batch is
             dynamic (else the fixed ``batch``).
         batch: The fixed batch size when ``dynamic_batch`` is False (also the trace's example
@@ -463,13 +475,21 @@ def export_onnx(model_or_ckpt: Union[ENet, str, os.PathLike], path: Union[str, o
         The :class:`ParityReport`.
 
     Raises:
-        ValueError: For a bad size, batch or opset, or no size given for a checkpoint without one.
+        ValueError: For a bad size, batch or opset, no size given for a checkpoint without one,
+            or a ``path`` that is a directory.
         ExportError: When the graph fails a structural check, or parity fails with ``check``.
         ImportError: When onnx (or onnxruntime, for ``verify``) is not installed.
     """
     import onnx
     if opset < MIN_OPSET:
         raise ValueError(f'opset {opset} is too old: ENet needs opset >= {MIN_OPSET} here')
+    if opset > max_opset():
+        raise ValueError(f'opset {opset} is newer than this torch / onnx can write (highest: '
+                         f'{max_opset()}): choose an opset in {MIN_OPSET}..{max_opset()}')
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f'ONNX output {path!r} is a directory: give a file name (e.g. '
+                         'enet.onnx)')
     if batch < 1:
         raise ValueError(f'batch must be >= 1, got {batch}')
     model = _as_model(model_or_ckpt)
@@ -493,7 +513,6 @@ def export_onnx(model_or_ckpt: Union[ENet, str, os.PathLike], path: Union[str, o
     exported.set_unpool_impl('pixel_shuffle')
     leaky_relu_for_scalar_prelu(exported)
 
-    path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f'{path}.{os.getpid()}.tmp'
     width, height = size

@@ -21,9 +21,9 @@ import inspect
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from enet_ros.inference.backends import backend_class
+from enet_ros.inference.backends import backend_class, coerce_options
 from enet_ros.inference.preprocess import (check_image, class_ids_and_confidence, logits_to_image,
                                            Normalizer, plan_resize, preprocess, ResizePlan,
                                            to_batch_tensor, Workspace)
@@ -53,14 +53,51 @@ class Segmentation:
     timings_ms: Dict[str, float] = dataclasses.field(default_factory=dict)
 
 
-def check_backend_options(cls: type, name: str, options: Dict[str, Any]) -> None:
-    """Raise ValueError naming any option the backend class does not take (and those it takes)."""
+def check_backend_options(cls: type, name: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    """Check backend options against the backend class; return them with checked types.
+
+    Boolean options accept only clear spellings (true/false, yes/no, on/off, 1/0) and integer
+    options are range-checked (:func:`enet_ros.inference.backends.coerce_options`).
+
+    Raises:
+        ValueError: Naming any option the backend class does not take (and those it takes), or an
+            option value of the wrong type or range.
+    """
     params = inspect.signature(cls.__init__).parameters
     known = [p for p in params if p not in ('self', 'model', 'device', 'precision')]
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(f'backend {name!r} has no option {", ".join(map(repr, unknown))}; '
                          f'its options are: {", ".join(known)}')
+    return coerce_options(options)
+
+
+def check_resolution(resolution: Any) -> Optional[Tuple[int, int]]:
+    """Return ``resolution`` as ``(width, height)`` ints, or None for None.
+
+    Raises:
+        TypeError: If it is not a pair (e.g. a bare number).
+        ValueError: If it does not hold exactly two positive whole numbers.
+    """
+    if resolution is None:
+        return None
+    hint = 'give the network input size as (width, height) in pixels, e.g. (640, 480)'
+    if not isinstance(resolution, (list, tuple, np.ndarray)) or np.ndim(resolution) != 1:
+        raise TypeError(f'resolution must be a (width, height) pair, got '
+                        f'{type(resolution).__name__} {resolution!r}: {hint}')
+    values = list(resolution)
+    if len(values) != 2:
+        raise ValueError(f'resolution must have 2 values (width, height), got {len(values)}: '
+                         f'{tuple(values)!r}; {hint}')
+    out = []
+    for v in values:
+        whole = (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))) or (
+            isinstance(v, (float, np.floating)) and float(v).is_integer())
+        if not whole or int(v) < 1:
+            raise ValueError(f'resolution {tuple(values)!r} must be two positive whole numbers '
+                             f'of pixels; {hint}')
+        out.append(int(v))
+    return out[0], out[1]
 
 
 class Segmenter:
@@ -85,7 +122,9 @@ class Segmenter:
 
     Raises:
         FileNotFoundError, CheckpointError: For unreadable weights.
-        ValueError: For an unknown backend, device, precision or resize policy.
+        ValueError: For an unknown backend, device, precision or resize policy, a bad
+            ``resolution`` or a backend option of the wrong type or range.
+        TypeError: If ``resolution`` is not a (width, height) pair.
         ImportError: When the backend's package is missing (naming it).
     """
 
@@ -94,7 +133,8 @@ class Segmenter:
                  resolution: Optional[Sequence[int]] = None, input_order: str = 'RGB',
                  warmup: bool = True, **backend_options: Any) -> None:
         cls = backend_class(backend)
-        check_backend_options(cls, backend, backend_options)
+        backend_options = check_backend_options(cls, backend, backend_options)
+        resolution = check_resolution(resolution)
         model = weights if isinstance(weights, ENet) else load_model(weights)
         if model.meta is None:
             raise ValueError('the model has no checkpoint metadata (model.meta); load it with '
@@ -109,7 +149,7 @@ class Segmenter:
         if self.resize_policy == 'native':
             if resolution is not None:
                 raise ValueError(f'resolution {tuple(resolution)} has no effect with the native '
-                                 'resize policy (the network runs at each image\'s own size): '
+                                 "resize policy (the network runs at each image's own size): "
                                  "drop it, or choose resize_policy 'stretch' or 'letterbox'")
             self.resolution = None
         self.input_order = input_order
@@ -160,8 +200,13 @@ class Segmenter:
             One :class:`Segmentation` for an array, a list (same order) for a list.
 
         Raises:
+            TypeError: If ``images`` is neither an array nor a list / tuple of arrays (e.g. None).
             ValueError: If an image is not a non-empty (H, W, 3) uint8 array.
         """
+        if not isinstance(images, (np.ndarray, list, tuple)):
+            raise TypeError(f'images must be an (H, W, 3) uint8 NumPy array or a list of them, '
+                            f'got {type(images).__name__}; check that the image was read (e.g. '
+                            'cv2.imread returns None for a missing file)')
         single = isinstance(images, np.ndarray)
         imgs = [images] if single else list(images)
         if not imgs:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -142,6 +143,17 @@ class Preprocessing:
             raise CheckpointError(
                 f'mean and std need 3 values, got {self.mean!r} and {self.std!r}'
             )
+        for name, values in (('scale', (self.scale,)), ('mean', self.mean), ('std', self.std)):
+            try:
+                finite = all(math.isfinite(float(v)) for v in values)
+            except (TypeError, ValueError):
+                finite = False
+            if not finite:
+                shown = self.scale if name == 'scale' else tuple(values)
+                raise CheckpointError(
+                    f'preprocessing {name} must be finite numbers (not NaN or infinity), got '
+                    f'{shown!r}: give real values, e.g. scale 1/255, mean 0 0 0, std 1 1 1'
+                )
         if any(s <= 0 for s in self.std) or self.scale <= 0:
             raise CheckpointError(
                 f'scale and std must be > 0, got scale={self.scale}, std={self.std}'
@@ -268,9 +280,15 @@ def read_torch_file(path: PathLike) -> Any:
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        CheckpointError: If the file is not a PyTorch file or holds pickled code.
+        CheckpointError: If ``path`` is a directory, the file is not a PyTorch file (corrupt,
+            empty, another format) or it holds pickled code.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(
+            f'checkpoint {path!r} is a directory, expected a checkpoint file (.pt / .pth): '
+            'give the file inside it'
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint {path!r} does not exist')
     try:
@@ -278,15 +296,32 @@ def read_torch_file(path: PathLike) -> Any:
     except (
         Exception
     ) as exc:  # torch raises several types (UnpicklingError, RuntimeError, EOFError)
-        text = str(exc)
-        detail = next(
-            (line.strip() for line in text.splitlines() if 'Unsupported global' in line),
-            text.splitlines()[0] if text else '',
-        )
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[0] if lines else ''
+        for k, line in enumerate(lines):
+            if 'WeightsUnpickler error:' in line:
+                rest = line.split('WeightsUnpickler error:', 1)[1].strip()
+                reason = rest or (lines[k + 1] if k + 1 < len(lines) else '')
+                break
+        with open(path, 'rb') as f:
+            head = f.read(2)
+        # A bare Python pickle starts with PROTO (0x80) and its protocol number.
+        plain_pickle = len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+        if 'Unsupported global' in reason or plain_pickle:
+            # A real pickle that needs code (classes, functions) or opcodes the safe loader lacks.
+            raise CheckpointError(
+                f'cannot read {path!r} as a PyTorch weights file with weights_only=True '
+                f'({reason}). Files holding pickled code are refused; re-save the state_dict '
+                'only (torch.save(model.state_dict(), path)).'
+            ) from exc
+        # Not a PyTorch file at all: torch's advice to retry with weights_only=False would not
+        # help (and would run untrusted code), so only the low-level reason is kept.
+        if not head:
+            reason = 'the file is empty'
         raise CheckpointError(
-            f'cannot read {path!r} as a PyTorch weights file with weights_only=True '
-            f'({type(exc).__name__}: {detail}). Files holding pickled code are '
-            'refused; re-save the state_dict only.'
+            f'{path!r} is not a PyTorch checkpoint (corrupt, truncated or another kind of file; '
+            f'{type(exc).__name__}: {reason or "unreadable"}): check the path, or download / '
+            'copy the file again'
         ) from exc
 
 
@@ -306,7 +341,8 @@ def save_checkpoint(
         meta: The metadata; ``meta.arch.num_classes`` must equal ``meta.classes.num_classes``.
 
     Raises:
-        CheckpointError: If the model is fused or the class count does not match the architecture.
+        CheckpointError: If the model is fused, the class count does not match the architecture
+            or ``path`` is a directory.
     """
     if isinstance(model_or_state, ENet):
         if model_or_state.fused:
@@ -322,10 +358,17 @@ def save_checkpoint(
     payload = meta.to_dict()
     payload['state_dict'] = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f'cannot save the checkpoint to {path!r}: it is a directory; give '
+                              'a file name (e.g. model.pt)')
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + '.tmp'
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def read_checkpoint(path: PathLike) -> Tuple[Dict[str, torch.Tensor], CheckpointMeta]:

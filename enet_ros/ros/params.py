@@ -166,7 +166,8 @@ PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec('drop_warn_ratio', 0.5,
               'diagnostics WARN when more than this fraction of input frames is dropped',
               value_range=(0.0, 1.0)),
-    ParamSpec('log_throttle_s', 5.0, 'minimum seconds between repeated per-frame warnings and errors',
+    ParamSpec('log_throttle_s', 5.0,
+              'minimum seconds between repeated per-frame warnings and errors',
               value_range=(0.0, 3600.0)),
     # --- box (carton) poses: ~/boxes, ~/markers, ~/detections (change at runtime)
     ParamSpec('publish_boxes', True,

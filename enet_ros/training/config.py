@@ -31,6 +31,7 @@ ignore label unless ``fill_mask`` is given.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -326,6 +327,26 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(f'data.val_fraction={config["data"]["val_fraction"]} must be in [0, 1)')
     if config['optim']['lr'] <= 0:
         raise ConfigError(f'optim.lr={config["optim"]["lr"]} must be > 0')
+    for path, value in (('input.scale', config['input']['scale']),
+                        ('input.mean', config['input']['mean']),
+                        ('input.std', config['input']['std']),
+                        ('optim.lr', config['optim']['lr'])):
+        try:
+            finite = all(math.isfinite(float(v)) for v in
+                         (value if isinstance(value, (list, tuple)) else [value]))
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
+            raise ConfigError(f'config key {path}={value!r} must be finite numbers (not .nan or '
+                              '.inf)')
+    if config['device'] != 'auto':
+        from enet_ros.inference.backends import check_device_name
+        try:
+            if check_device_name(config['device']) != config['device']:
+                raise ValueError('not in normal form (lower case, no spaces)')
+        except ValueError:
+            raise ConfigError(f"config key device={config['device']!r} is not 'auto', 'cpu', "
+                              "'cuda' or 'cuda:N'") from None
     if not isinstance(config['augmentation'], list):
         raise ConfigError('augmentation must be a list of transforms')
     for k, entry in enumerate(config['augmentation']):

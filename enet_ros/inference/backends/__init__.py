@@ -22,9 +22,12 @@ are shared (:mod:`enet_ros.inference.preprocess`), so backends differ only in ho
 from __future__ import annotations
 
 import importlib
+import numbers
 import os
-from typing import Dict, Optional, Tuple
+import re
+from typing import Any, Dict, Optional, Tuple
 
+import numpy as np
 import torch
 
 # name -> (module, class, pip package that provides it)
@@ -59,6 +62,21 @@ class Backend:
         raise NotImplementedError
 
 
+def check_device_name(device: str) -> str:
+    """Check the form of a device name (``'cpu'``, ``'cuda'`` or ``'cuda:N'``) without using it.
+
+    Returns:
+        The normalised (stripped, lower-case) name.
+
+    Raises:
+        ValueError: For any other name (``'tpu'``, ``'cuda:x'`` ...), naming the accepted forms.
+    """
+    text = str(device).strip().lower()
+    if text == 'cpu' or re.fullmatch(r'cuda(:[0-9]+)?', text):
+        return text
+    raise ValueError(f"device {device!r} is not 'cpu', 'cuda' or 'cuda:N'")
+
+
 def parse_device(device: str) -> torch.device:
     """Parse ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
 
@@ -66,10 +84,10 @@ def parse_device(device: str) -> torch.device:
         ValueError: For another string, or CUDA requested where it is unavailable (naming what
             exists).
     """
-    text = str(device).strip().lower()
+    text = check_device_name(device)
     if text == 'cpu':
         return torch.device('cpu')
-    if text == 'cuda' or text.startswith('cuda:'):
+    if text.startswith('cuda'):
         if not torch.cuda.is_available():
             raise ValueError(f'device {device!r}: CUDA is not available to this torch '
                              f'({torch.__version__}); use device cpu or install a CUDA build of '
@@ -80,6 +98,97 @@ def parse_device(device: str) -> torch.device:
                              'device(s) exist')
         return dev
     raise ValueError(f"device {device!r} is not 'cpu', 'cuda' or 'cuda:N'")
+
+
+# Types and ranges of the backend options (keyword arguments of the backend classes) whose values
+# must be checked: a CLI ``--option KEY=VALUE`` arrives as text or a number, an API caller may pass
+# 'no' or 1, and a truthy 'maybe' must not silently switch a feature on.
+BOOL_OPTIONS = ('channels_last', 'fuse', 'cuda_graphs', 'allow_spinning', 'verify')
+# name -> (smallest value, largest value or None, what the value means)
+INT_OPTIONS: Dict[str, Tuple[int, Optional[int], str]] = {
+    'intra_op_threads': (0, None, 'CPU threads per operator; 0: the default'),
+    'max_batch': (1, None, 'largest batch of the engine'),
+    'workspace_mb': (1, None, 'TensorRT builder workspace in MiB'),
+    'opset': (17, None, 'ONNX opset'),
+}
+_TRUE_WORDS = ('true', 'yes', 'on', '1')
+_FALSE_WORDS = ('false', 'no', 'off', '0')
+
+
+def coerce_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool, accepting only clear spellings.
+
+    Args:
+        name: Option name, for the message.
+        value: A bool, 0 / 1, or one of ``true/false``, ``yes/no``, ``on/off``, ``1/0`` (any
+            case).
+
+    Raises:
+        ValueError: For anything else (e.g. ``'maybe'`` or 2), naming the option.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in _TRUE_WORDS:
+            return True
+        if low in _FALSE_WORDS:
+            return False
+    raise ValueError(f'backend option {name}={value!r} is not a boolean: use true or false '
+                     '(also yes/no, on/off, 1/0)')
+
+
+def coerce_int(name: str, value: Any, low: int, high: Optional[int] = None,
+               meaning: str = '') -> int:
+    """Return ``value`` as an int in ``[low, high]``.
+
+    Args:
+        name: Option name, for the message.
+        value: An integer, an integral float or the decimal text of one.
+        low: Smallest accepted value.
+        high: Largest accepted value, or None.
+        meaning: What the value means, for the message.
+
+    Raises:
+        ValueError: For a non-integer (bools included) or a value out of range, naming the
+            option.
+    """
+    what = f' ({meaning})' if meaning else ''
+    number: Optional[int] = None
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r'\s*[-+]?[0-9]+\s*', value):
+        number = int(value)
+    if number is None:
+        raise ValueError(f'backend option {name}={value!r} is not an integer{what}')
+    if number < low or (high is not None and number > high):
+        bound = f'>= {low}' if high is None else f'in {low}..{high}'
+        raise ValueError(f'backend option {name}={number} must be {bound}{what}')
+    return number
+
+
+def coerce_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """Check and convert the known boolean and integer backend options (others pass unchanged).
+
+    None keeps its meaning (the backend's default) for every option.
+
+    Raises:
+        ValueError: Naming the option, its value and what it accepts.
+    """
+    out = dict(options)
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name in BOOL_OPTIONS:
+            out[name] = coerce_bool(name, value)
+        elif name in INT_OPTIONS:
+            low, high, meaning = INT_OPTIONS[name]
+            out[name] = coerce_int(name, value, low, high, meaning)
+    return out
 
 
 def parse_precision(precision: str) -> torch.dtype:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from enet_ros.inference.backends import Backend, cache_dir, parse_device, parse_precision
 from enet_ros.inference.export import (EXPORT_FORMAT, export_onnx, INPUT_NAME, MIN_OPSET,
@@ -42,6 +42,37 @@ PROVIDER_NAMES = {'cpu': 'CPUExecutionProvider', 'cuda': 'CUDAExecutionProvider'
                   'tensorrt': 'TensorrtExecutionProvider'}
 
 
+def parse_providers(providers: Union[str, Sequence[str], None]) -> Optional[List[str]]:
+    """Normalise the ``providers`` option to a list of names (None: the default list).
+
+    Args:
+        providers: None, a list of provider names, or one string of comma-separated names
+            (``'cuda,cpu'``, as ``--option providers=cuda,cpu`` gives it).
+
+    Returns:
+        The names, stripped, in priority order; None for None.
+
+    Raises:
+        TypeError: If ``providers`` is neither a string nor a list / tuple of strings.
+        ValueError: If no provider name is given (an empty list or string).
+    """
+    if providers is None:
+        return None
+    if isinstance(providers, str):
+        names = [p.strip() for p in providers.split(',')]
+    elif isinstance(providers, (list, tuple)) and all(isinstance(p, str) for p in providers):
+        names = [p.strip() for p in providers]
+    else:
+        raise TypeError(f'providers must be a list of provider names or a comma-separated '
+                        f'string (e.g. "cuda,cpu"), got {providers!r}')
+    names = [n for n in names if n]
+    if not names:
+        raise ValueError(f'providers {providers!r} names no provider: give at least one of '
+                         f'{", ".join(PROVIDER_NAMES)} (or leave providers unset for the '
+                         'default)')
+    return names
+
+
 class OnnxRuntimeBackend(Backend):
     """Run ENet with onnxruntime.
 
@@ -53,9 +84,10 @@ class OnnxRuntimeBackend(Backend):
             kernels from the fp32 graph).
         engine_cache_dir: Folder of exported graphs (and TensorRT provider engines); default
             ``$ENET_ROS_CACHE_DIR/onnx`` or ``~/.cache/enet_ros/onnx``.
-        providers: Provider short names in priority order (``'tensorrt'``, ``'cuda'``, ``'cpu'``);
-            default ``['cpu']`` on the CPU, ``['cuda', 'cpu']`` on CUDA (``['tensorrt', 'cuda',
-            'cpu']`` for fp16).
+        providers: Provider short names in priority order (``'tensorrt'``, ``'cuda'``, ``'cpu'``,
+            any case) or full onnxruntime names, as a list or one comma-separated string
+            (``'cuda,cpu'``); default ``['cpu']`` on the CPU, ``['cuda', 'cpu']`` on CUDA
+            (``['tensorrt', 'cuda', 'cpu']`` for fp16).
         intra_op_threads: Threads of one operator on the CPU; default: ``torch.get_num_threads()``
             (the cores this process may use).
         allow_spinning: Let idle CPU threads spin between operators (lower latency on an idle
@@ -64,14 +96,16 @@ class OnnxRuntimeBackend(Backend):
         verify: Check each new export's parity with PyTorch (fails loudly if it does not match).
 
     Raises:
-        ValueError: For a bad device / precision, or a provider this onnxruntime lacks (naming the
-            package that has it).
+        ValueError: For a bad device / precision, an empty or unknown provider list, or a provider
+            this onnxruntime lacks (naming the package that has it).
+        TypeError: If ``providers`` is not a string or a list of strings.
     """
 
     name = 'onnxruntime'
 
     def __init__(self, model: ENet, device: str = 'cpu', precision: str = 'fp32',
-                 engine_cache_dir: Optional[str] = None, providers: Optional[Sequence[str]] = None,
+                 engine_cache_dir: Optional[str] = None,
+                 providers: Union[str, Sequence[str], None] = None,
                  intra_op_threads: Optional[int] = None, allow_spinning: bool = True,
                  opset: int = MIN_OPSET, verify: bool = True) -> None:
         self.device = parse_device(device)
@@ -104,9 +138,11 @@ class OnnxRuntimeBackend(Backend):
                             f'{self.options.intra_op_num_threads} threads, '
                             f'model {self.model_hash[:12]}')
 
-    def _providers(self, requested: Optional[Sequence[str]]) -> List[Tuple[str, Dict[str, Any]]]:
+    def _providers(self, requested: Union[str, Sequence[str], None]
+                   ) -> List[Tuple[str, Dict[str, Any]]]:
         available = ort.get_available_providers()
         on_cuda = self.device.type == 'cuda'
+        requested = parse_providers(requested)
         if requested is None:
             if not on_cuda:
                 requested = ['cpu']
@@ -116,7 +152,12 @@ class OnnxRuntimeBackend(Backend):
                 requested = ['cuda', 'cpu']
         out = []
         for short in requested:
-            full = PROVIDER_NAMES.get(short, short)
+            full = PROVIDER_NAMES.get(short.lower(), short)
+            if full not in PROVIDER_NAMES.values() and full not in available:
+                raise ValueError(f'onnxruntime provider {short!r} is unknown: use the short names '
+                                 f'{", ".join(PROVIDER_NAMES)} or one of the full names '
+                                 f'{", ".join(PROVIDER_NAMES.values())} (providers available '
+                                 f'here: {", ".join(available)})')
             if full not in available:
                 package = 'onnxruntime-gpu' if full != 'CPUExecutionProvider' else 'onnxruntime'
                 raise ValueError(f'onnxruntime {ort.__version__} here has providers {available}, '

@@ -90,9 +90,9 @@ class TorchBackend(Backend):
         unpool_impl: ENet's max-pool/unpool implementation, ``'native'`` (default) or
             ``'pixel_shuffle'`` (same values).
         compile_mode: ``False`` (eager), ``True`` or ``'aot'`` (AOTInductor, compiled once per
-            input shape and cached on disk, see the module docstring) or ``'jit'`` (``torch.compile`` in
-            this process at every start: no disk cache for frozen weights, about a minute per
-            start).
+            input shape and cached on disk, see the module docstring) or ``'jit'``
+            (``torch.compile`` in this process at every start: no disk cache for frozen weights,
+            about a minute per start).
         engine_cache_dir: Folder of the AOT packages (default ``$ENET_ROS_CACHE_DIR/torch_aot`` or
             ``~/.cache/enet_ros/torch_aot``).
 
