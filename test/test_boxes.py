@@ -546,3 +546,18 @@ def test_pinhole_projection_and_grid_rays_agree_with_opencv():
     np.testing.assert_array_equal(rx, rays[:, :, 0])
     np.testing.assert_array_equal(ry, rays[:, :, 1])
     assert rx.flags.c_contiguous and not rx.flags.writeable
+
+
+def test_depth_step_threshold_grows_with_the_stereo_noise():
+    """A flat surface at 2.6 m with RealSense-like noise is not cut; a 2 cm step at 1.5 m is."""
+    from enet_ros.boxes.instances import depth_step_cut
+    cfg = BoxEstimatorConfig()
+    flat = syn.realsense_depth(np.full((120, 160), 2.6, np.float32), np.random.default_rng(3),
+                               dropout=0.0, as_uint16=False)
+    args = (cfg.depth_step_window_px, cfg.depth_step_ratio, cfg.depth_step_min_m)
+    assert depth_step_cut(flat, *args, per_m2=0.0).mean() > 0.2   # the old rule: noise = steps
+    assert depth_step_cut(flat, *args, per_m2=cfg.depth_step_per_m2).mean() < 0.01
+    step = np.full((120, 160), 1.5, np.float32)
+    step[:, 80:] = 1.48
+    cut = depth_step_cut(step, *args, per_m2=cfg.depth_step_per_m2)
+    assert cut[:, 78:82].all() and not cut[:, :70].any() and not cut[:, 90:].any()

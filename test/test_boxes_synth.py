@@ -45,7 +45,7 @@ def _match(boxes, truth, radius_m=0.05):
 def synth_errors():
     errors = {'centre_mm': [], 'size_mm': [], 'normal_deg': [], 'yaw_deg': []}
     expected = 0
-    for index in range(6):
+    for index in range(8):
         sample = generate_sample(seed=11, index=index, config=SynthConfig(side_label=0))
         cam = sample.gt['camera']
         camera = CameraModel(K=np.asarray(cam['K'], float).reshape(3, 3),

@@ -89,6 +89,8 @@ class BoxEstimatorConfig:
         depth_step_window_px: Odd window of the depth-discontinuity cue, pixels.
         depth_step_ratio: Depth discontinuity threshold as a fraction of the depth.
         depth_step_min_m: Smallest depth discontinuity threshold, metres.
+        depth_step_per_m2: Growth of the depth discontinuity threshold with the squared depth
+            (stereo noise), 1/metres: 0.006 gives 7 mm at 1.1 m, 13.5 mm at 1.5 m, 41 mm at 2.6 m.
         use_color_edges: Use thin dark lines in the colour image as cuts (when one is passed and
             the mask has no boundary-class pixels: the boundary class, where predicted, is the
             better cue, and colour lines would also cut at printing and tape).
@@ -134,6 +136,7 @@ class BoxEstimatorConfig:
     depth_step_window_px: int = 5
     depth_step_ratio: float = 0.01
     depth_step_min_m: float = 0.01
+    depth_step_per_m2: float = 0.006
     use_color_edges: bool = True
     color_line_kernel_px: int = 5
     color_line_threshold: float = 12.0
@@ -180,6 +183,7 @@ class BoxEstimatorConfig:
              and self.depth_step_window_px % 2 == 1, 'odd and >= 3'),
             ('depth_step_ratio', self.depth_step_ratio > 0, '> 0'),
             ('depth_step_min_m', self.depth_step_min_m > 0, '> 0'),
+            ('depth_step_per_m2', self.depth_step_per_m2 >= 0, '>= 0'),
             ('color_line_kernel_px', self.color_line_kernel_px >= 3, '>= 3'),
             ('color_line_threshold', self.color_line_threshold >= 0, '>= 0'),
             ('plane_threshold_m', self.plane_threshold_m > 0, '> 0'),
@@ -1088,6 +1092,7 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
         fg_g, cut=cut, depth_m=frame.z,
         depth_step_window_px=max(3, (cfg.depth_step_window_px // s) | 1),
         depth_step_ratio=cfg.depth_step_ratio, depth_step_min_m=cfg.depth_step_min_m,
+        depth_step_per_m2=cfg.depth_step_per_m2,
         min_seed_pixels=-(-cfg.min_seed_pixels // (s * s)),
         max_grow_px=-(-cfg.max_grow_px // s), min_pixels=-(-cfg.min_pixels // (s * s)))
     n = len(sizes)

@@ -60,19 +60,21 @@ _SQUARE = np.ones((3, 3), np.uint8)
 
 
 def depth_step_cut(depth_m: np.ndarray, window_px: int, ratio: float,
-                   min_step_m: float) -> np.ndarray:
+                   min_step_m: float, per_m2: float = 0.0) -> np.ndarray:
     """Pixels near a depth discontinuity.
 
     A valid pixel is a step when the valid depths in its square window span more than
-    ``max(min_step_m, ratio * depth)``. No smoothing: a median would erase the one-pixel slits
-    between cartons, and stereo depth noise between neighbouring pixels (a few millimetres at
-    1.5 m, mostly spatially correlated) stays well below the threshold up to about 3 m.
+    ``max(min_step_m, ratio * depth, per_m2 * depth**2)``. No smoothing: a median would erase
+    the one-pixel slits between cartons. Stereo depth noise grows with the squared range (a few
+    millimetres at 1.5 m, centimetres at 2.5 m), hence the ``per_m2`` term: without it the
+    window span of pure noise exceeds ``ratio * depth`` on most pixels beyond about 2.5 m.
 
     Args:
         depth_m: (H, W) float32 depth along the optical axis, metres, 0 where invalid.
         window_px: Odd side of the square window, pixels.
         ratio: Relative step threshold (fraction of the depth).
         min_step_m: Absolute lower bound of the threshold, metres.
+        per_m2: Growth of the threshold with the squared depth, 1/metres.
 
     Returns:
         (H, W) bool step mask; invalid pixels are never steps and never count in a window.
@@ -81,7 +83,8 @@ def depth_step_cut(depth_m: np.ndarray, window_px: int, ratio: float,
         # OpenCV's Python binding reads an (n, 1) array with n <= 4 as a scalar; an invalid (0)
         # column beside it keeps it an image and changes nothing (invalid pixels never count).
         wide = np.pad(np.asarray(depth_m, np.float32), ((0, 0), (0, 1)))
-        return np.ascontiguousarray(depth_step_cut(wide, window_px, ratio, min_step_m)[:, :1])
+        return np.ascontiguousarray(
+            depth_step_cut(wide, window_px, ratio, min_step_m, per_m2)[:, :1])
     kernel = np.ones((window_px, window_px), np.uint8)
     far = np.ascontiguousarray(depth_m, dtype=np.float32)
     # Invalid (0) pixels must not win the window minimum: lift them to 1e6 m for the erosion.
@@ -89,6 +92,8 @@ def depth_step_cut(depth_m: np.ndarray, window_px: int, ratio: float,
     near = cv2.add(far, lift)
     span = cv2.subtract(cv2.dilate(far, kernel), cv2.erode(near, kernel))
     thr = cv2.max(cv2.multiply(far, float(ratio)), float(min_step_m))
+    if per_m2 > 0:
+        thr = cv2.max(thr, cv2.multiply(cv2.multiply(far, far), float(per_m2)))
     step = cv2.compare(span, thr, cv2.CMP_GT)
     # 0/255 from the comparisons; 0/1 after the AND with the 0/1 validity mask, a valid bool.
     step = cv2.bitwise_and(step, cv2.compare(far, 0.0, cv2.CMP_GT), dst=None)
@@ -223,7 +228,7 @@ def max_pool(mask: np.ndarray, stride: int) -> np.ndarray:
 def segment_instances(fg: np.ndarray, *, cut: Optional[np.ndarray] = None,
                       depth_m: Optional[np.ndarray] = None, depth_step_window_px: int = 5,
                       depth_step_ratio: float = 0.01, depth_step_min_m: float = 0.01,
-                      min_seed_pixels: int = 80, max_grow_px: int = 40,
+                      depth_step_per_m2: float = 0.0, min_seed_pixels: int = 80, max_grow_px: int = 40,
                       min_pixels: int = 200) -> Tuple[np.ndarray, np.ndarray]:
     """Label box instances in a box mask (see the module docstring for the method).
 
@@ -235,6 +240,7 @@ def segment_instances(fg: np.ndarray, *, cut: Optional[np.ndarray] = None,
         depth_step_window_px: Window of the depth-step cue, pixels (odd).
         depth_step_ratio: Depth-step threshold relative to the depth.
         depth_step_min_m: Smallest depth-step threshold, metres.
+        depth_step_per_m2: Growth of the depth-step threshold with the squared depth, 1/m.
         min_seed_pixels: Smallest seed, pixels.
         max_grow_px: Most rings grown from the seeds, pixels.
         min_pixels: Smallest instance kept, pixels.
@@ -252,11 +258,13 @@ def segment_instances(fg: np.ndarray, *, cut: Optional[np.ndarray] = None,
         labels, sizes = segment_instances(
             wide(fg), cut=wide(cut), depth_m=wide(depth_m),
             depth_step_window_px=depth_step_window_px, depth_step_ratio=depth_step_ratio,
-            depth_step_min_m=depth_step_min_m, min_seed_pixels=min_seed_pixels,
+            depth_step_min_m=depth_step_min_m, depth_step_per_m2=depth_step_per_m2,
+            min_seed_pixels=min_seed_pixels,
             max_grow_px=max_grow_px, min_pixels=min_pixels)
         return np.ascontiguousarray(labels[:, :1]), sizes
     if depth_m is not None:
-        step = depth_step_cut(depth_m, depth_step_window_px, depth_step_ratio, depth_step_min_m)
+        step = depth_step_cut(depth_m, depth_step_window_px, depth_step_ratio, depth_step_min_m,
+                              depth_step_per_m2)
         cuts = step if cut is None else cv2.bitwise_or(step.view(np.uint8),
                                                        np.ascontiguousarray(cut).view(np.uint8))
     else:
