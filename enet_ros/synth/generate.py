@@ -29,7 +29,7 @@ from enet_ros.synth.render import Frame, render_scene
 from enet_ros.synth.scene import LAYOUTS, sample_scene, Scene
 import numpy as np
 
-SYNTH_VERSION = '1.0'
+SYNTH_VERSION = '1.1'
 """Generator version, recorded in every scene's JSON and in ``dataset.json``. Bump it whenever
 the same seed would produce different bytes."""
 

@@ -51,6 +51,11 @@ CARTON_CATALOGUE = (
 CARDBOARD_SRGB = ((196, 160, 118), (184, 146, 104), (205, 172, 130), (170, 132, 92),
                   (214, 186, 146), (160, 124, 86), (200, 168, 128), (190, 158, 120))
 
+# Pale, nearly grey board as real cameras often record it (auto exposure and white balance on
+# a bright hall wash kraft out: the NEURA pallet cartons are grey-beige, saturation < 0.1).
+PALE_BOARD_SRGB = ((196, 184, 168), (205, 196, 184), (182, 170, 154), (214, 206, 194),
+                   (190, 180, 170))
+
 WORDS = ('WP 30', 'FRAGILE', 'THIS SIDE UP', 'KEEP DRY', 'MADE IN EU', 'QTY 24', 'NET 12.5 kg',
          'HANDLE WITH CARE', 'ART. 4711', 'LOT 2231', 'A-1034-56', 'SKU 88123', 'TOP', 'B2B',
          'PART NO. 55-102', 'BATCH 07', '12 x 500 ml', 'EXPRESS', 'NEURA', 'ROBOTICS', 'XL',
@@ -292,8 +297,10 @@ def sample_carton_style(rng: np.random.Generator, size: Sequence[float]) -> Dict
     """Draw the appearance shared by a batch of identical cartons (one product on a pallet)."""
     l, w, h = size
     u = rng.random()
-    if u < 0.82:
+    if u < 0.55:
         base = _srgb_jitter(rng, CARDBOARD_SRGB[int(rng.integers(len(CARDBOARD_SRGB)))], 0.04)
+    elif u < 0.82:
+        base = _srgb_jitter(rng, PALE_BOARD_SRGB[int(rng.integers(len(PALE_BOARD_SRGB)))], 0.03)
     elif u < 0.94:
         base = _srgb_jitter(rng, (232, 228, 218), 0.03)  # bleached / white carton
     else:
@@ -309,6 +316,8 @@ def sample_carton_style(rng: np.random.Generator, size: Sequence[float]) -> Dict
             'h_tape': bool(rng.random() < 0.15), 'offset': float(rng.normal(0.0, 0.004))}
     top_kinds = ['text', 'barcode', 'label', 'logo', 'text', 'barcode']
     side_kinds = ['text', 'barcode', 'logo', 'logo', 'band', 'label']
+    if rng.random() < 0.25:  # cartons stored on their side: the shipping print faces up
+        top_kinds = side_kinds + ['barcode', 'barcode']
     n_top = int(rng.choice([0, 1, 2, 2, 3, 4]))
     n_side = int(rng.choice([0, 1, 2, 3, 4]))
     return {
@@ -561,8 +570,8 @@ def _clutter(rng: np.random.Generator, keep_out: np.ndarray, n: int) -> List:
     for _ in range(n * 4):
         if len(objs) >= n:
             break
-        kind = str(rng.choice(['cabinet', 'crate', 'crate', 'roll', 'bucket', 'case', 'sheet',
-                               'barrel', 'post']))
+        kind = str(rng.choice(['cabinet', 'cabinet', 'crate', 'crate', 'roll', 'bucket', 'case',
+                               'sheet', 'barrel', 'post']))
         ang = float(rng.uniform(0, 2 * math.pi))
         dist = float(rng.uniform(0.4, 1.8))
         x = cx + math.cos(ang) * (dist + 0.5 * np.ptp(keep_out[:, 0]))
@@ -584,8 +593,8 @@ def _clutter(rng: np.random.Generator, keep_out: np.ndarray, n: int) -> List:
             continue
         if kind == 'cabinet':
             size = (rng.uniform(0.6, 1.4), rng.uniform(0.5, 0.9), rng.uniform(0.5, 1.1))
-            col = _srgb_jitter(rng, [(235, 236, 238), (200, 202, 205), (60, 62, 66),
-                                     (230, 120, 40)][int(rng.integers(4))], 0.03)
+            col = _srgb_jitter(rng, [(235, 236, 238), (235, 236, 238), (200, 202, 205),
+                                     (60, 62, 66), (230, 120, 40)][int(rng.integers(5))], 0.03)
             mat = Material('cabinet', {'base': col}, _seed(rng))
         elif kind == 'crate':
             size = (rng.uniform(0.3, 0.6), rng.uniform(0.2, 0.4), rng.uniform(0.12, 0.35))
@@ -624,8 +633,8 @@ def _floor_material(rng: np.random.Generator) -> Material:
     if kind == 'concrete':
         base = [(160, 158, 152), (120, 118, 115), (185, 182, 175)][int(rng.integers(3))]
     marks = []
-    for _ in range(int(rng.choice([0, 0, 1, 1, 2, 3]))):
-        mkind = str(rng.choice(['hazard', 'line', 'line']))
+    for _ in range(int(rng.choice([0, 1, 1, 1, 2, 3]))):
+        mkind = str(rng.choice(['hazard', 'hazard', 'line', 'line']))
         colors = [(225, 190, 30), (225, 190, 30), (210, 40, 35)] if mkind == 'hazard' else [
             (225, 190, 30), (235, 235, 230), (40, 110, 180)]
         marks.append({'type': mkind, 'angle': float(rng.uniform(0, math.pi)),
@@ -668,9 +677,13 @@ def _sample_extras(rng: np.random.Generator) -> Dict:
     return {
         'exposure_target': float(rng.uniform(0.42, 0.68)),
         'overexpose': bool(rng.random() < 0.25),
-        'wb': [float(v) for v in rng.uniform(0.9, 1.1, 3)],
+        # white balance gains; a third of the scenes get a cool cast (the NEURA camera records
+        # cartons bluish grey: R < G < B)
+        'wb': ([float(v) for v in rng.uniform(0.9, 1.1, 3)] if rng.random() < 0.67 else
+               [float(rng.uniform(0.75, 0.95)), 1.0, float(rng.uniform(1.05, 1.3))]),
         'awb': float(rng.uniform(0.0, 1.0)) if rng.random() < 0.8 else 0.0,
-        'saturation': float(rng.uniform(0.55, 1.15)),
+        'saturation': float(rng.uniform(0.55, 1.15) if rng.random() < 0.6
+                            else rng.uniform(0.15, 0.55)),
         'gamma': float(rng.uniform(1.9, 2.4)),
         'vignette': float(rng.uniform(0.0, 0.35)),
         'blur_sigma': float(rng.uniform(0.35, 0.9)),
