@@ -107,8 +107,8 @@ def neura_metrics(weights, shared_data):
             small_ids = ids
     gts = neura_eval.instance_masks(str(root), 'small_box')
     assert len(gts) == 11
-    result = neura_eval.instance_coverage(small_ids, neura_eval._read_scene(str(root), 'small_box'),
-                                          gts)
+    small = neura_eval._read_scene(str(root), 'small_box')
+    result = neura_eval.instance_coverage(small_ids, small, gts)
     assert result is not None
     return {'iou': ious, 'covered': result['covered'], 'best_ious': result['best_ious']}
 

@@ -228,7 +228,8 @@ def max_pool(mask: np.ndarray, stride: int) -> np.ndarray:
 def segment_instances(fg: np.ndarray, *, cut: Optional[np.ndarray] = None,
                       depth_m: Optional[np.ndarray] = None, depth_step_window_px: int = 5,
                       depth_step_ratio: float = 0.01, depth_step_min_m: float = 0.01,
-                      depth_step_per_m2: float = 0.0, min_seed_pixels: int = 80, max_grow_px: int = 40,
+                      depth_step_per_m2: float = 0.0, min_seed_pixels: int = 80,
+                      max_grow_px: int = 40,
                       min_pixels: int = 200) -> Tuple[np.ndarray, np.ndarray]:
     """Label box instances in a box mask (see the module docstring for the method).
 
