@@ -45,7 +45,9 @@ the same pairs, and it needs no SciPy). Per matched pair:
 
 A ground-truth box is *expected* when at least ``min_visible_fraction`` of its top face is visible;
 an expected box without a match is *missed*; a prediction matched to no visible ground-truth box
-is *false*. Predictions matched to partly visible (not expected) boxes count as matched.
+is *false*. Predictions matched to partly visible (not expected) boxes are counted as *partial*:
+neither matched nor false, and their pose errors are left out (the centre of a box mostly out
+of view cannot be measured from its visible part), so matched + missed = expected.
 """
 
 from __future__ import annotations
@@ -214,7 +216,7 @@ class BoxScorer:
         self.max_distance_m = float(max_distance_m)
         self.min_visible_fraction = float(min_visible_fraction)
         self.frames = 0
-        self.expected = self.matched = self.missed = self.false = 0
+        self.expected = self.matched = self.missed = self.false = self.partial = 0
         self.errors: Dict[str, List[float]] = {k: [] for k in ERROR_KEYS}
 
     def update(self, pred: Sequence[Box3D], gt_doc: Mapping[str, Any]) -> Dict[str, Any]:
@@ -225,35 +227,41 @@ class BoxScorer:
             gt_doc: The frame's ground-truth document.
 
         Returns:
-            The frame's ``{'matched', 'missed', 'false', 'expected', 'pairs'}`` with ``pairs`` a
-            list of ``(pred_index, gt_id, errors)``.
+            The frame's ``{'matched', 'missed', 'false', 'partial', 'expected', 'pairs'}`` with
+            ``pairs`` a list of ``(pred_index, gt_id, errors)`` (expected boxes only).
         """
         pred = [b for b in pred if np.all(np.isfinite(b.position_m))]
         gt, expected = gt_boxes(gt_doc, self.min_visible_fraction)
         pairs = match_boxes(pred, gt, self.max_distance_m)
         matched_gt = {j for _, j, _ in pairs}
         frame_pairs = []
+        partial = sum(1 for _, j, _ in pairs if not expected[j])
         for i, j, _ in pairs:
+            if not expected[j]:
+                continue
             errors = box_errors(pred[i], gt[j])
             for key, value in errors.items():
                 if np.isfinite(value):
                     self.errors[key].append(value)
             frame_pairs.append((i, gt[j].box_id, errors))
         missed = sum(1 for j, exp in enumerate(expected) if exp and j not in matched_gt)
-        result = {'matched': len(pairs), 'missed': missed, 'false': len(pred) - len(pairs),
+        result = {'matched': len(pairs) - partial, 'missed': missed,
+                  'false': len(pred) - len(pairs), 'partial': partial,
                   'expected': int(sum(expected)), 'pairs': frame_pairs}
         self.frames += 1
         self.expected += result['expected']
         self.matched += result['matched']
         self.missed += missed
         self.false += result['false']
+        self.partial += partial
         return result
 
     def summary(self) -> Dict[str, Any]:
         """Return the totals and error statistics (see :func:`stats`), JSON-ready."""
         out: Dict[str, Any] = {'frames': self.frames, 'expected': self.expected,
                                'matched': self.matched, 'missed': self.missed,
-                               'false': self.false, 'match_threshold_m': self.max_distance_m,
+                               'false': self.false, 'partial': self.partial,
+                               'match_threshold_m': self.max_distance_m,
                                'min_visible_fraction': self.min_visible_fraction}
         for key in ERROR_KEYS:
             out[key] = stats(self.errors[key])
@@ -522,7 +530,8 @@ def report_rows(report: Mapping[str, Any]) -> List[Tuple[str, str]]:
         if boxes:
             rows.append(('boxes matched / missed / false',
                          f'{boxes["matched"]} / {boxes["missed"]} / {boxes["false"]} '
-                         f'(expected {boxes["expected"]})'))
+                         f'(expected {boxes["expected"]}; '
+                         f'{boxes.get("partial", 0)} on partly visible boxes)'))
             for key, label, digits in (('center_error_mm', 'centre error mm', 1),
                                        ('size_error_mm', 'size error mm', 1),
                                        ('normal_error_deg', 'normal error deg', 2),

@@ -351,9 +351,8 @@ def test_attached_oracle_node_scores_perfect_masks_and_box_poses(oracle_node, tm
     boxes = report['ground_truth']['boxes']
     assert boxes['frames'] == 3 and boxes['expected'] >= 6
     assert boxes['matched'] >= 0.8 * boxes['expected'] and boxes['missed'] <= 2
-    # the box estimator on perfect masks and the synthetic RealSense-like depth (measured: centre
-    # 1.3 mm, size 32 mm (the visible top face inside the boundary band), normal 0.2 deg,
-    # yaw 0.1 deg, medians)
+    # the box estimator on perfect masks and the synthetic RealSense-like depth, 3 scenes at
+    # 320x240 (errors over the expected, mostly visible boxes; loose bounds at this resolution)
     assert boxes['center_error_mm']['p50'] < 15.0
     assert boxes['size_error_mm']['p50'] < 60.0
     assert boxes['normal_error_deg']['p50'] < 2.0

@@ -117,14 +117,17 @@ def test_box_scorer_counts_matched_missed_false():
     pred = [box([0.01, 0, 1.5], rot_x(180)), box([1.02, 0, 1.5], rot_x(180)),
             box([-0.5, 0, 1.5], rot_x(180)), box([0, 0, np.nan])]
     frame = scorer.update(pred, doc)
-    # matched: the first (expected) and the partly visible one; the hidden one is not ground
-    # truth, so the prediction there is false; the NaN pose is ignored
-    assert (frame['matched'], frame['missed'], frame['false'], frame['expected']) == (2, 1, 1, 2)
-    assert sorted(gt_id for _, gt_id, _ in frame['pairs']) == [1, 3]
+    # matched: the first (expected); the partly visible one is 'partial' (no pose errors); the
+    # hidden one is not ground truth, so the prediction there is false; the NaN pose is ignored
+    assert (frame['matched'], frame['missed'], frame['false'], frame['partial'],
+            frame['expected']) == (1, 1, 1, 1, 2)
+    assert frame['matched'] + frame['missed'] == frame['expected']
+    assert [gt_id for _, gt_id, _ in frame['pairs']] == [1]
     summary = scorer.summary()
-    assert summary['center_error_mm']['count'] == 2
-    assert summary['center_error_mm']['p50'] == pytest.approx(15.0)
-    assert (summary['matched'], summary['missed'], summary['false']) == (2, 1, 1)
+    assert summary['center_error_mm']['count'] == 1
+    assert summary['center_error_mm']['p50'] == pytest.approx(10.0)
+    assert (summary['matched'], summary['missed'], summary['false'],
+            summary['partial']) == (1, 1, 1, 1)
     with pytest.raises(ValueError):
         BoxScorer(max_distance_m=0.0)
 
