@@ -640,3 +640,25 @@ def test_lookup_wraps_tf2_errors():
     with pytest.raises(LookupError, match="'cam' to 'base_link' at 5.000000007"):
         lookup.lookup('base_link', 'cam', stamp, 0.1)
     assert len(stand_in.listeners) == 1 and lookup.started
+
+
+@pytest.mark.timeout(120)
+def test_boxes_use_the_camera_info_of_their_own_stamp(scene):
+    """A camera_info with the frame's stamp wins over the latest one (late or changing info)."""
+    with Harness(domain_id(OFFSET + 7), node_params(), namespace(OFFSET + 7),
+                 segmenter=GroundTruthSegmenter(scene.mask)) as h:
+        infos = []
+        for sec, scale in ((10, 1.0), (11, 0.5), (12, 2.0)):
+            info = camera_info(scale=scale)
+            info.header.stamp.sec = sec
+            h.node._on_camera_info(info)
+            infos.append(info)
+
+        def frame(sec, fallback):
+            return SimpleNamespace(header=Header(stamp=infos[0].header.stamp.__class__(sec=sec)),
+                                   camera_info=fallback)
+
+        assert h.node._camera_info_for(frame(11, infos[2])) is infos[1]
+        assert h.node._camera_info_for(frame(10, infos[2])) is infos[0]
+        assert h.node._camera_info_for(frame(13, infos[2])) is infos[2]   # none: the frame's own
+        assert h.node._camera_info_for(frame(13, None)) is None

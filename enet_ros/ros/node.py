@@ -20,7 +20,7 @@ Topics (relative names; remap them, e.g. ``-r image:=/camera/color/image_raw``):
 ``image``                  sensor_msgs/Image (any supported encoding)   in, sensor-data QoS
 ``<image>/compressed``     sensor_msgs/CompressedImage (JPEG / PNG)     in, ``input_transport``
 ``depth``                  sensor_msgs/Image 16UC1 mm / 32FC1 m          in, with ``use_depth``
-``camera_info``            sensor_msgs/CameraInfo (latest kept)          in
+``camera_info``            sensor_msgs/CameraInfo (stamp match/latest)  in
 ``~/mask``                 mono8 class ids (mono16 above 255 classes)   out, reliable
 ``~/confidence``           mono8 (255 p) or 32FC1 (p)                   out, reliable
 ``~/overlay``              rgb8 colour blend (only while subscribed)    out, reliable
@@ -60,6 +60,7 @@ model times whatever the camera rate.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging
@@ -267,6 +268,11 @@ class EnetNode(Node):
         self._stats = StatsWindow(time.monotonic())
         self._camera_info: Optional[CameraInfo] = None
         self._camera_info_count = 0
+        # Recent camera_info messages by header stamp: a frame's boxes use the camera_info of
+        # its own stamp when one arrives (drivers may publish it just after the image, and
+        # intrinsics may change between frames, e.g. in synthetic bags); else the latest.
+        self._camera_infos: 'collections.deque[CameraInfo]' = collections.deque(maxlen=32)
+        self._camera_info_lock = threading.Lock()
         self._last_error: Optional[str] = None
 
         overriding = QoSOverridingOptions.with_default_policies()
@@ -479,8 +485,19 @@ class EnetNode(Node):
     # ------------------------------------------------------------------ inputs
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
+        with self._camera_info_lock:
+            self._camera_infos.append(msg)
+            self._camera_info = msg
         self._camera_info_count += 1
+
+    def _camera_info_for(self, frame: Frame) -> Optional[CameraInfo]:
+        """Return the camera_info with the frame's stamp if one arrived, else the frame's own."""
+        stamp = stamp_ns(frame)
+        with self._camera_info_lock:
+            for info in reversed(self._camera_infos):
+                if stamp_ns(info) == stamp:
+                    return info
+        return frame.camera_info
 
     def _on_frame(self, msg: Any, depth_msg: Optional[Any]) -> None:
         """Decode one colour (and depth) message and offer it to the worker (executor thread)."""
@@ -559,7 +576,7 @@ class EnetNode(Node):
                     self._converter.to_image_msg(result.overlay, 'rgb8', header))
             self._frame_in_progress = frame
             try:
-                self._publish_boxes(header, result, frame.depth, frame.camera_info)
+                self._publish_boxes(header, result, frame.depth, self._camera_info_for(frame))
             finally:
                 self._frame_in_progress = None
         except Exception as exc:  # noqa: B902 - counted as failed; the node keeps serving
