@@ -15,6 +15,7 @@
 """Options shared by several ``enet-ros`` commands."""
 
 import argparse
+import os
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +53,6 @@ def parse_size(text: str) -> tuple:
 
 def _make_parent(path: str, option: str) -> str:
     """Create the folder that will hold ``path``; return it. Raise ValueError if that fails."""
-    import os
-
     parent = os.path.dirname(os.path.abspath(path))
     if os.path.exists(parent) and not os.path.isdir(parent):
         raise ValueError(f'{option} {path!r}: {parent!r} is a file, not a folder; choose another '
@@ -84,8 +83,6 @@ def check_output_file(path: str, option: str, example: str = 'out.json') -> str:
         ValueError: If ``path`` is a directory, its folder cannot be created or is not writable,
             or an existing file there is read-only.
     """
-    import os
-
     if os.path.isdir(path):
         raise ValueError(f'{option} {path!r} is a directory, expected a file name (e.g. '
                          f'{os.path.join(path, example)})')
@@ -108,8 +105,6 @@ def check_output_dir(path: str, option: str) -> str:
     Raises:
         ValueError: If ``path`` is an existing file, or the folder cannot be created or written.
     """
-    import os
-
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f'{option} {path!r} is a file, expected an output folder: choose a '
                          'folder name')
