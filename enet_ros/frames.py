@@ -152,8 +152,9 @@ def draw_frame(rgb: np.ndarray, class_ids: Optional[np.ndarray],
         if class_ids.shape[:2] != image.shape[:2]:
             raise ValueError(f'mask {class_ids.shape[:2]} and image {image.shape[:2]} differ in '
                              'size')
-        image = Colorizer(colors).overlay(image, class_ids, alpha)
-    image = np.array(image, dtype=np.uint8, copy=True, order='C')
+        image = Colorizer(colors).overlay(image, class_ids, alpha)   # a new array
+    else:
+        image = image.copy()   # drawn on below: never into the caller's image
     draw_boxes(image, boxes, camera)
     if caption:
         _text(image, caption, (6, 18), 0.5 * max(1.0, image.shape[1] / 640.0))

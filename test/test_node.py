@@ -31,7 +31,6 @@ import cv2
 from enet_ros.inference.segmenter import Segmentation
 from enet_ros.model.checkpoint import CheckpointMeta, ClassInfo, Preprocessing, save_checkpoint
 from enet_ros.model.enet import ENet, ENetArch
-from enet_ros.ros import dds
 from enet_ros.viz import Colorizer, confidence_to_mono8
 import numpy as np
 import pytest
@@ -50,7 +49,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / 'helpers'))
-from node_harness import domain_id, Harness, make_image, wait_until  # noqa: E402,I100
+from node_harness import (domain_id, Harness, large_image_ros_environment,  # noqa: E402,I100
+                          make_image, wait_until)
 
 CLASSES = ClassInfo(names=('background', 'box', 'box_boundary'),
                     colors=((0, 0, 0), (230, 160, 40), (40, 220, 255)), ignore_index=None)
@@ -58,15 +58,7 @@ T0 = 1_700_000_000_123_456_789  # a stamp with non-zero nanoseconds
 TIMEOUT = 30.0
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros_environment():
-    """Localhost discovery and the large-image Fast DDS profile for this process's participants."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        profile = str(dds.find_config_file(dds.FASTDDS_PROFILE_FILE))
-        for var in dds.FASTDDS_PROFILE_ENV_VARS:
-            mp.setenv(var, profile)
-        yield
+ros_environment = pytest.fixture(scope='module', autouse=True)(large_image_ros_environment)
 
 
 @pytest.fixture(scope='module')

@@ -30,7 +30,6 @@ from enet_ros.boxes import CameraModel
 from enet_ros.boxes import synthetic as syn
 from enet_ros.inference.segmenter import Segmentation
 from enet_ros.model.checkpoint import ClassInfo
-from enet_ros.ros import dds
 import numpy as np
 import pytest
 
@@ -48,7 +47,8 @@ from std_msgs.msg import Header, String  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / 'helpers'))
-from node_harness import domain_id, Harness, make_image, wait_until  # noqa: E402,I100
+from node_harness import (domain_id, Harness, large_image_ros_environment,  # noqa: E402,I100
+                          make_image, wait_until)
 
 CLASSES = ClassInfo(names=('background', 'box', 'box_boundary'),
                     colors=((0, 0, 0), (230, 160, 40), (40, 220, 255)), ignore_index=None)
@@ -60,15 +60,7 @@ POSITION_TOLERANCE_M = 0.005
 OFFSET = 40  # domain ids / namespaces apart from test_node.py's
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros_environment():
-    """Localhost discovery and the large-image Fast DDS profile for this process's participants."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        profile = str(dds.find_config_file(dds.FASTDDS_PROFILE_FILE))
-        for var in dds.FASTDDS_PROFILE_ENV_VARS:
-            mp.setenv(var, profile)
-        yield
+ros_environment = pytest.fixture(scope='module', autouse=True)(large_image_ros_environment)
 
 
 @pytest.fixture(scope='module')

@@ -40,7 +40,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO_ROOT / 'test' / 'helpers'))
-from node_harness import domain_id, make_image, NodeProcess  # noqa: E402,I100
+from node_harness import (domain_id, large_image_ros_environment,  # noqa: E402,I100
+                          make_image, NodeProcess)
 
 CLASSES = ClassInfo(names=('background', 'box', 'box_boundary'),
                     colors=((0, 0, 0), (230, 160, 40), (40, 220, 255)))
@@ -99,15 +100,7 @@ def checkpoint(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros_environment():
-    """Localhost discovery and the large-image profile for this process's participants."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        profile = str(dds.find_config_file(dds.FASTDDS_PROFILE_FILE))
-        for var in dds.FASTDDS_PROFILE_ENV_VARS:
-            mp.setenv(var, profile)
-        yield
+ros_environment = pytest.fixture(scope='module', autouse=True)(large_image_ros_environment)
 
 
 def child_env(domain):

@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional, Tuple
 
-import cv2
 import numpy as np
 
 
@@ -191,12 +190,8 @@ def fit_planes(sx: np.ndarray, sy: np.ndarray, sz: np.ndarray, thresholds: np.nd
     n_best = nrm[pick, best].astype(np.float64)                         # centred frame
     d_best = dh[pick, best].astype(np.float64)
 
-    def residuals() -> np.ndarray:
-        n32, d32 = n_best.astype(np.float32), d_best.astype(np.float32)
-        return px * n32[:, 0:1] + py * n32[:, 1:2] + pz * n32[:, 2:3] + d32[:, None]
-
     for _ in range(max(1, refine_iterations)):
-        inl = (np.abs(residuals()) < thr32[:, None]) & usable
+        inl = (np.abs(_residuals(px, py, pz, n_best, d_best)) < thr32[:, None]) & usable
         w, mean, cov = _moments(px, py, pz, inl)
         fit = ok & (w >= 3)
         if not np.any(fit):
@@ -206,7 +201,7 @@ def fit_planes(sx: np.ndarray, sy: np.ndarray, sz: np.ndarray, thresholds: np.nd
         n_new[flip] *= -1.0
         n_best[fit] = n_new
         d_best[fit] = -(n_new * mean[fit]).sum(axis=1)
-    res = residuals()
+    res = _residuals(px, py, pz, n_best, d_best)
     inl = (np.abs(res) < thr32[:, None]) & usable
     w = np.count_nonzero(inl, axis=1)
     has = ok & (w > 0)
@@ -309,19 +304,6 @@ def refine_planes(x: np.ndarray, y: np.ndarray, z: np.ndarray, mask: np.ndarray,
     sq = np.einsum('ij,ij->i', r_in, r_in).astype(np.float64)
     rms_out = np.where(n_in > 0, np.sqrt(sq / np.maximum(n_in, 1)), np.nan)
     return normals, offsets, inliers, n_in, rms_out
-
-
-def hull_angle(hull_coords: np.ndarray) -> float:
-    """Direction of one side of the minimum-area rectangle around 2D points.
-
-    Args:
-        hull_coords: (M, 2) points (M >= 3) whose convex hull is that of the face points.
-
-    Returns:
-        Angle in radians of one side (the other side is perpendicular).
-    """
-    (_, _), (_, _), ang = cv2.minAreaRect(np.ascontiguousarray(hull_coords, dtype=np.float32))
-    return float(np.deg2rad(ang))
 
 
 def rectangle_extents(u: np.ndarray, v: np.ndarray, valid: np.ndarray, angles: np.ndarray,

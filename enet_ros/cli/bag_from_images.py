@@ -241,23 +241,12 @@ class _Writer:
         self.writer.write(conn, stamp_ns, bytes(data))
 
     def header(self, stamp_ns: int, frame_id: str) -> Any:
-        t = self.store.types
-        return t['std_msgs/msg/Header'](
-            stamp=t['builtin_interfaces/msg/Time'](sec=int(stamp_ns // 1_000_000_000),
-                                                   nanosec=int(stamp_ns % 1_000_000_000)),
-            frame_id=frame_id)
+        from enet_ros.synth.bag import header_msg
+        return header_msg(self.store, stamp_ns, frame_id)
 
     def image(self, array: Any, encoding: str, stamp_ns: int, frame_id: str) -> Any:
-        import numpy as np
-        arr = np.ascontiguousarray(array)
-        if arr.dtype == np.uint16:
-            arr = arr.astype('<u2')
-        h, w = arr.shape[:2]
-        channels = 1 if arr.ndim == 2 else arr.shape[2]
-        return self.store.types['sensor_msgs/msg/Image'](
-            header=self.header(stamp_ns, frame_id), height=h, width=w, encoding=encoding,
-            is_bigendian=0, step=w * channels * arr.dtype.itemsize,
-            data=arr.view(np.uint8).reshape(-1))
+        from enet_ros.synth.bag import image_msg
+        return image_msg(self.store, array, encoding, stamp_ns, frame_id)
 
     def camera_info(self, info: Dict[str, Any], stamp_ns: int, frame_id: str) -> Any:
         import numpy as np

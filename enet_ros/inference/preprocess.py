@@ -116,6 +116,10 @@ class Normalizer(torch.nn.Module):
         offset = -mean / std
         self.register_buffer('gain', gain.float().reshape(1, 3, 1, 1), persistent=False)
         self.register_buffer('offset', offset.float().reshape(1, 3, 1, 1), persistent=False)
+        # Hashable identity of this normalisation (compiled-graph cache keys), computed once on
+        # the CPU: reading the buffers per frame would sync a GPU.
+        self.key = (bool(self.swap), tuple(self.gain.flatten().tolist()),
+                    tuple(self.offset.flatten().tolist()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.swap:

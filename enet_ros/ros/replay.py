@@ -1420,7 +1420,8 @@ class Replayer:
     def _export(self, frame: _Frame, boxes: List[Box3D], label_info: Optional[Tuple]) -> None:
         from enet_ros.frames import draw_frame, write_png
         import cv2
-        colors = label_info[2] if label_info else [(0, 0, 0), (230, 160, 40), (40, 220, 255)]
+        from enet_ros.classes import BOXES
+        colors = label_info[2] if label_info else list(BOXES.colors)
         caption = f'#{frame.index} {frame.stamp_ns / 1e9:.3f} s'
         if frame.boxes_msg is not None:
             caption += f', {len(boxes)} boxes'

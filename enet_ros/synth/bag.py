@@ -39,7 +39,7 @@ The ground-truth string is byte-identical to ``gt/NAME.json`` and carries the sa
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from enet_ros.synth.generate import Sample
 import numpy as np
@@ -64,6 +64,43 @@ TOPICS = {
 STORAGES = ('mcap', 'sqlite3')
 # rosbag2 metadata version per storage (as the NEURA-derived sample bags in shared/data use).
 BAG_VERSION = {'mcap': 9, 'sqlite3': 8}
+
+
+def header_msg(store: Any, stamp_ns: int, frame_id: str) -> Any:
+    """Return a ``std_msgs/Header`` of the rosbags type store ``store``.
+
+    Args:
+        store: A rosbags type store (ROS 2 Jazzy definitions).
+        stamp_ns: Stamp, integer nanoseconds.
+        frame_id: The frame id.
+    """
+    t = store.types
+    return t['std_msgs/msg/Header'](
+        stamp=t['builtin_interfaces/msg/Time'](sec=int(stamp_ns // 1_000_000_000),
+                                               nanosec=int(stamp_ns % 1_000_000_000)),
+        frame_id=frame_id)
+
+
+def image_msg(store: Any, array: np.ndarray, encoding: str, stamp_ns: int,
+              frame_id: str) -> Any:
+    """Return a ``sensor_msgs/Image`` of ``array`` (little-endian, unpadded rows).
+
+    Args:
+        store: A rosbags type store (ROS 2 Jazzy definitions).
+        array: (H, W) or (H, W, C) image; uint16 is written little-endian.
+        encoding: The sensor_msgs encoding (e.g. ``rgb8``, ``16UC1``).
+        stamp_ns: Stamp, integer nanoseconds.
+        frame_id: The frame id.
+    """
+    arr = np.ascontiguousarray(array)
+    if arr.dtype == np.uint16:
+        arr = arr.astype('<u2')
+    h, w = arr.shape[:2]
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    return store.types['sensor_msgs/msg/Image'](
+        header=header_msg(store, stamp_ns, frame_id), height=h, width=w, encoding=encoding,
+        is_bigendian=0, step=w * channels * arr.dtype.itemsize,
+        data=arr.view(np.uint8).reshape(-1))
 
 
 class SynthBagWriter:
@@ -116,22 +153,10 @@ class SynthBagWriter:
         self._writer.close()
 
     def _header(self, stamp_ns: int, frame_id: str):
-        t = self.store.types
-        return t['std_msgs/msg/Header'](
-            stamp=t['builtin_interfaces/msg/Time'](sec=int(stamp_ns // 1_000_000_000),
-                                                   nanosec=int(stamp_ns % 1_000_000_000)),
-            frame_id=frame_id)
+        return header_msg(self.store, stamp_ns, frame_id)
 
     def _image(self, array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
-        arr = np.ascontiguousarray(array)
-        if arr.dtype == np.uint16:
-            arr = arr.astype('<u2')
-        h, w = arr.shape[:2]
-        channels = 1 if arr.ndim == 2 else arr.shape[2]
-        return self.store.types['sensor_msgs/msg/Image'](
-            header=self._header(stamp_ns, frame_id), height=h, width=w, encoding=encoding,
-            is_bigendian=0, step=w * channels * arr.dtype.itemsize,
-            data=arr.view(np.uint8).reshape(-1))
+        return image_msg(self.store, array, encoding, stamp_ns, frame_id)
 
     def _camera_info(self, info: Dict, stamp_ns: int):
         t = self.store.types

@@ -525,8 +525,9 @@ def _train(cfg: Dict[str, Any], command: str, resume: Optional[str], dist: _Dist
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
                 logits = net(images)
             loss = criterion(logits.float(), targets)
-            if not torch.isfinite(loss):
-                raise RuntimeError(f'the loss became {loss.item()} at iteration {iteration}: '
+            value = float(loss.detach())   # the one host sync of the step
+            if not math.isfinite(value):
+                raise RuntimeError(f'the loss became {value} at iteration {iteration}: '
                                    'lower optim.lr or check the labels')
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -538,7 +539,6 @@ def _train(cfg: Dict[str, Any], command: str, resume: Optional[str], dist: _Dist
             scheduler.step()
             iteration += 1
             epoch_steps += 1
-            value = float(loss.detach())
             running += value
             window += 1
             epoch_loss += value

@@ -24,7 +24,23 @@ import os
 import threading
 import time
 
+from enet_ros.ros import dds
 import numpy as np
+import pytest
+
+
+def large_image_ros_environment():
+    """Yield with localhost discovery and the large-image Fast DDS profile set (pytest fixtures).
+
+    Used as a module-scoped autouse fixture by the node, node-CLI and box tests so that this
+    process's participants (and the nodes they start) use the shipped profile.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+        profile = str(dds.find_config_file(dds.FASTDDS_PROFILE_FILE))
+        for var in dds.FASTDDS_PROFILE_ENV_VARS:
+            mp.setenv(var, profile)
+        yield
 
 
 def domain_id(offset):

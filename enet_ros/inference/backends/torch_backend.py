@@ -41,6 +41,7 @@ import time
 from typing import Callable, Dict, Optional, Tuple, Union
 
 from enet_ros.inference.backends import Backend, cache_dir, parse_device, parse_precision
+from enet_ros.inference.preprocess import EndToEnd
 from enet_ros.model.enet import ENet, UNPOOL_IMPLS
 import torch
 
@@ -186,9 +187,7 @@ class TorchBackend(Backend):
             Class ids ``(N, H, W)`` (uint8, int32 above 255 classes) and confidence ``(N, H, W)``
             float32, as :func:`~enet_ros.inference.preprocess.class_ids_and_confidence` gives.
         """
-        from enet_ros.inference.preprocess import EndToEnd
-        norm = (bool(normalizer.swap), tuple(normalizer.gain.flatten().tolist()),
-                tuple(normalizer.offset.flatten().tolist()))
+        norm = normalizer.key
         key = ('end_to_end', tuple(images.shape), images.dtype, norm)
         fns = self._compiled.get(key)
         images = images.contiguous()
@@ -278,9 +277,9 @@ class TorchBackend(Backend):
         stream.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(stream):
             for _ in range(3):  # warm up cuDNN autotuning and the caching allocator off the graph
-                self.forward(static_in)
+                self.model(static_in)
         torch.cuda.current_stream(self.device).wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            static_out = self.forward(static_in)
+            static_out = self.model(static_in)
         return graph, static_in, static_out
