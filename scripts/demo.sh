@@ -42,6 +42,16 @@ if [ ! -x "$ENET_ROS" ]; then
     make venv
 fi
 
+for arg in "$@"; do
+    if [ "$arg" = "-h" ] || [ "$arg" = "--help" ]; then
+        # Usage only: the header above, then the options this script passes on.
+        sed -n '16,29p' "$0" | sed 's/^# \{0,1\}//'
+        echo
+        "$ENET_ROS" replay --help
+        exit 0
+    fi
+done
+
 weights_given=0
 for arg in "$@"; do
     if [ "$arg" = "--weights" ] || [[ "$arg" == --weights=* ]]; then weights_given=1; fi
