@@ -775,13 +775,17 @@ def _metric_geometry(labels: np.ndarray, frame: '_FrameData', grid: _Grid,
     z = pts.z
     x = pts.rx * z
     y = pts.ry * z
-    zmean = np.einsum('ij,ij->i', z, pts.mask.astype(np.float32)) / np.maximum(counts, 1)
-    thr = cfg.plane_threshold_m + cfg.plane_threshold_per_m2 * zmean.astype(np.float64) ** 2
+    # Mean depth of the real points: the padding repeats each row's last real point.
+    length = z.shape[1]
+    zsum = z.sum(axis=1, dtype=np.float64) - (length - counts) * z[:, -1]
+    zmean = zsum / np.maximum(counts, 1)
+    thr = cfg.plane_threshold_m + cfg.plane_threshold_per_m2 * zmean ** 2
     # RANSAC on a sample of each instance, then least squares on all its points.
     u_sample, u_hyp = _random_tables(cfg.seed, n, cfg.ransac_sample, cfg.ransac_hypotheses)
     ranks = np.minimum((u_sample * counts[:, None]).astype(np.int64),
                        np.maximum(counts - 1, 0)[:, None])
-    sx, sy, sz = (np.take_along_axis(a, ranks, axis=1) for a in (x, y, z))
+    ranks += (np.arange(n) * length)[:, None]               # flat indices into the (B, L) rows
+    sx, sy, sz = x.ravel().take(ranks), y.ravel().take(ranks), z.ravel().take(ranks)
     sz[counts < cfg.min_valid_pixels] = np.nan
     fits = fit_planes(sx, sy, sz, thr, u_hyp, refine_iterations=1,
                       max_view_angle_deg=cfg.max_view_angle_deg)

@@ -34,6 +34,31 @@ from typing import Optional, Tuple
 import numpy as np
 
 
+# Rows x, y, z, x, y of the RANSAC corners: the cross product is then three operations.
+_ROLLED_XYZ = np.array([0, 1, 2, 0, 1])
+
+
+def _quaternion_k_matrix() -> Tuple[np.ndarray, np.ndarray]:
+    """(9, 16) matrix and (16,) offset taking a flattened rotation matrix to ``K`` (flattened).
+
+    ``K`` is the symmetric 4 x 4 matrix of :func:`matrix_to_quaternion`, equal to ``4 q q^T``
+    for a rotation with quaternion ``q = (x, y, z, w)``.
+    """
+    # Entries of K: (row, column, ((index into the flattened matrix, sign), ...)); 'one' adds 1.
+    entries = [(0, 0, ((0, 1), (4, -1), (8, -1))), (1, 1, ((0, -1), (4, 1), (8, -1))),
+               (2, 2, ((0, -1), (4, -1), (8, 1))), (3, 3, ((0, 1), (4, 1), (8, 1))),
+               (0, 1, ((1, 1), (3, 1))), (0, 2, ((2, 1), (6, 1))), (1, 2, ((5, 1), (7, 1))),
+               (0, 3, ((7, 1), (5, -1))), (1, 3, ((2, 1), (6, -1))), (2, 3, ((3, 1), (1, -1)))]
+    mat = np.zeros((9, 4, 4))
+    for row, col, terms in entries:
+        for index, sign in terms:
+            mat[index, row, col] = mat[index, col, row] = sign
+    return mat.reshape(9, 16), np.eye(4).ravel()
+
+
+_QUAT_K, _QUAT_K0 = _quaternion_k_matrix()
+
+
 @dataclasses.dataclass
 class PlaneFits:
     """Planes fitted to groups of points.
@@ -71,37 +96,69 @@ def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _moments(qx: np.ndarray, qy: np.ndarray, qz: np.ndarray, weight: np.ndarray
-             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and covariance of weighted (B, K) point sets in one batched matrix product.
+def _moments(pts: np.ndarray, weight: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and covariance of weighted (B, 3, K) point sets in one batched matrix product.
 
     Args:
-        qx: (B, K) float32 x of the points (relative to a reference point near them), metres.
-        qy: (B, K) float32 y, metres.
-        qz: (B, K) float32 z, metres.
+        pts: (B, 3, K) float32 x, y, z of the points (relative to a reference point near them),
+            metres.
         weight: (B, K) bool points to use.
 
     Returns:
         ``(w, mean, cov)``: (B,) float64 point counts, (B, 3) means and (B, 3, 3) covariances
         (garbage where ``w`` is 0).
     """
-    q = np.empty((qx.shape[0], 4, qx.shape[1]), np.float32)
-    np.multiply(qx, weight, out=q[:, 0])
-    np.multiply(qy, weight, out=q[:, 1])
-    np.multiply(qz, weight, out=q[:, 2])
+    q = np.empty((pts.shape[0], 4, pts.shape[2]), np.float32)
     q[:, 3] = weight
+    np.multiply(pts, q[:, 3:], out=q[:, :3])
+    return _weighted_moments(q)
+
+
+def _weighted_moments(q: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_moments` of (B, 4, K) float32 rows ``(w x, w y, w z, w)`` with ``w`` in {0, 1}."""
     mom = np.matmul(q, q.transpose(0, 2, 1)).astype(np.float64)          # (B, 4, 4)
-    w = mom[:, 3, 3]
-    wd = np.maximum(w, 1.0)
-    mean = mom[:, :3, 3] / wd[:, None]
-    cov = mom[:, :3, :3] / wd[:, None, None] - mean[:, :, None] * mean[:, None, :]
+    w = mom[:, 3, 3].copy()
+    mom /= np.maximum(w, 1.0)[:, None, None]                             # in place: fewer calls
+    mean = mom[:, :3, 3]
+    cov = mom[:, :3, :3]
+    cov -= mean[:, :, None] * mean[:, None, :]
     return w, mean, cov
 
 
 def _smallest_eigenvectors(cov: np.ndarray) -> np.ndarray:
-    """(B, 3) unit eigenvectors of the smallest eigenvalues of (B, 3, 3) symmetric matrices."""
-    _, vecs = np.linalg.eigh(cov)
-    return vecs[:, :, 0]
+    """(B, 3) unit eigenvectors of the smallest eigenvalues of (B, 3, 3) symmetric matrices.
+
+    LAPACK (``eigh``, about 1 us per matrix): a closed form takes more NumPy calls than that for
+    the usual few matrices, and needs a fallback for degenerate ones.
+    """
+    return np.linalg.eigh(cov)[1][:, :, 0]
+
+
+def _refit(normals: np.ndarray, offsets: np.ndarray, fit: np.ndarray, cov: np.ndarray,
+           through: np.ndarray, towards: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Replace the planes of the groups ``fit`` by the least-squares planes of their moments.
+
+    Args:
+        normals: (B, 3) float64 normals (updated in place unless all groups are refitted).
+        offsets: (B,) float64 offsets (likewise).
+        fit: (B,) bool groups to refit.
+        cov: (B, 3, 3) float64 covariances of the groups' points.
+        through: (B, 3) float64 mean of each group's points, in the frame of ``offsets``.
+        towards: (B, 3) float64 the same means in the camera frame (the new normals point
+            away from them: towards the camera).
+
+    Returns:
+        ``(normals, offsets)``.
+    """
+    if fit.all():                                         # the usual case: no boolean indexing
+        n_new = _smallest_eigenvectors(cov)
+        np.negative(n_new, out=n_new, where=(n_new * towards).sum(axis=1)[:, None] > 0)
+        return n_new, -(n_new * through).sum(axis=1)
+    n_new = _smallest_eigenvectors(cov[fit])
+    np.negative(n_new, out=n_new, where=(n_new * towards[fit]).sum(axis=1)[:, None] > 0)
+    normals[fit] = n_new
+    offsets[fit] = -(n_new * through[fit]).sum(axis=1)
+    return normals, offsets
 
 
 def fit_planes(sx: np.ndarray, sy: np.ndarray, sz: np.ndarray, thresholds: np.ndarray,
@@ -113,8 +170,9 @@ def fit_planes(sx: np.ndarray, sy: np.ndarray, sz: np.ndarray, thresholds: np.nd
     sample points within the group's threshold. Planes seen at more than ``max_view_angle_deg``
     from the line of sight (side faces at grazing angles) are not accepted. The winner is refined
     ``refine_iterations`` times by a total-least-squares fit (smallest eigenvector of the
-    inliers' covariance). The coordinates are kept in separate (B, S) arrays: NumPy reduces
-    along a long last axis quickly, but slowly over a length-3 axis of many rows.
+    inliers' covariance). The samples are small, so the time goes mostly to NumPy's per-call
+    overhead: the coordinates are stacked in one (B, 3, S) array, each step is one call for all
+    three, and the float32 arithmetic is that of a per-coordinate evaluation, bit for bit.
 
     Args:
         sx: (B, S) float x of a random sample of each group's points, camera optical frame,
@@ -132,98 +190,160 @@ def fit_planes(sx: np.ndarray, sy: np.ndarray, sz: np.ndarray, thresholds: np.nd
         The fitted planes; groups with fewer than 3 usable points or no acceptable plane get NaN.
     """
     n_groups, n_sample = sz.shape
-    normals = np.full((n_groups, 3), np.nan)
-    offsets = np.full(n_groups, np.nan)
-    frac = np.zeros(n_groups)
-    rms = np.full(n_groups, np.nan)
     if n_groups == 0 or n_sample < 3:
-        return PlaneFits(normals, offsets, frac, rms, np.zeros((n_groups, 3)))
-    usable = np.isfinite(sz) & np.isfinite(sx) & np.isfinite(sy)        # (B, S)
-    all_usable = bool(usable.all())
-    n_use = np.count_nonzero(usable, axis=1)
-    zero = np.float32(0.0)
-    coords = [np.asarray(a, np.float32) if all_usable else
-              np.where(usable, a, zero).astype(np.float32) for a in (sx, sy, sz)]
-    centre = np.stack([c.sum(axis=1, dtype=np.float64) for c in coords], axis=1)
-    centre /= np.maximum(n_use, 1)[:, None]                              # (B, 3)
-    c32 = centre.astype(np.float32)
-    px, py, pz = (c - c32[:, k:k + 1] for k, c in enumerate(coords))  # centred: better conditioned
-    thr = np.asarray(thresholds, dtype=np.float64)
-    thr32 = thr.astype(np.float32)
-    # Hypotheses: the three corners of each triplet, (B, M) per coordinate.
-    h_idx = (np.asarray(hypothesis_u) * n_sample).astype(np.int64)
-    np.clip(h_idx, 0, n_sample - 1, out=h_idx)
-    h_idx += (np.arange(n_groups) * n_sample)[:, None, None]          # flat indices
-    corner = [[p.ravel().take(h_idx[..., j]) for p in (px, py, pz)] for j in range(3)]
-    flat_usable = usable.ravel()
-    h_ok = flat_usable.take(h_idx[..., 0])
-    h_ok &= flat_usable.take(h_idx[..., 1])
-    h_ok &= flat_usable.take(h_idx[..., 2])
-    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = corner
-    ux, uy, uz = bx - ax, by - ay, bz - az
-    vx, vy, vz = cx - ax, cy - ay, cz - az
-    nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-    length = np.sqrt(nx * nx + ny * ny + nz * nz)
-    h_ok &= length > 1e-10
-    inv = 1.0 / np.where(h_ok, length, np.float32(1.0))
-    nx, ny, nz = nx * inv, ny * inv, nz * inv
-    # Orient towards the camera and reject planes seen edge-on.
-    view = (centre / np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-12))
-    view = view.astype(np.float32)
-    cosv = nx * view[:, 0:1] + ny * view[:, 1:2] + nz * view[:, 2:3]   # (B, M)
-    sign = np.where(cosv > 0, np.float32(-1.0), np.float32(1.0))
-    nx, ny, nz = nx * sign, ny * sign, nz * sign
-    h_ok &= np.abs(cosv) >= np.cos(np.deg2rad(max_view_angle_deg))
-    dh = -(nx * ax + ny * ay + nz * az)                                 # (B, M)
-    nrm = np.stack([nx, ny, nz], axis=2)                                # (B, M, 3)
-    pts = np.stack([px, py, pz], axis=1)                                # (B, 3, S)
+        return PlaneFits(np.full((n_groups, 3), np.nan), np.full(n_groups, np.nan),
+                         np.zeros(n_groups), np.full(n_groups, np.nan), np.zeros((n_groups, 3)))
+    pts = np.empty((n_groups, 3, n_sample), np.float32)                 # (B, 3, S)
+    pts[:, 0] = sx
+    pts[:, 1] = sy
+    pts[:, 2] = sz
+    centre = pts.sum(axis=2, dtype=np.float64)                          # (B, 3)
+    # The float64 sums of float32 values are finite exactly when all the values are.
+    all_usable = bool(np.isfinite(centre).all())
+    if all_usable:
+        usable = True
+        n_use = n_sample
+        centre /= n_sample
+    else:
+        usable = np.isfinite(pts).all(axis=1)                           # (B, S)
+        np.copyto(pts, np.float32(0.0), where=~usable[:, None, :])
+        n_use = usable.sum(axis=1)
+        centre = pts.sum(axis=2, dtype=np.float64)
+        centre /= np.maximum(n_use, 1)[:, None]
+    pts -= centre.astype(np.float32)[:, :, None]              # centred: better conditioned
+    thr32 = np.asarray(thresholds, dtype=np.float32)
+    # Hypotheses: the corners of each triplet (u * S, truncated, clipped), gathered in one take
+    # as rows x, y, z, x, y (B, M, 3 corners) so that the cross product is three operations.
+    h_idx = np.multiply(hypothesis_u, n_sample, out=np.empty(np.shape(hypothesis_u), np.int64),
+                        casting='unsafe')
+    np.maximum(h_idx, 0, out=h_idx)
+    np.minimum(h_idx, n_sample - 1, out=h_idx)
+    rows = _ROLLED_XYZ * n_sample + np.arange(0, n_groups * 3 * n_sample, 3 * n_sample)[:, None]
+    corner = pts.ravel().take(h_idx.transpose(2, 0, 1) + rows.T[:, None, :, None])  # (5, 3, B, M)
+    edge = corner[:, 1:] - corner[:, :1]                                 # (5, 2, B, M)
+    u, v = edge[:, 0], edge[:, 1]
+    nrm = u[1:4] * v[2:5]                                                # (3, B, M)
+    nrm -= u[2:5] * v[1:4]
+    length = np.add.reduce(nrm * nrm, axis=0)              # ((x x + y y) + z z), as x, y, z rows
+    np.sqrt(length, out=length)
+    h_ok = length > 1e-10
+    if not all_usable:
+        h_use = usable.ravel().take(h_idx + (np.arange(n_groups) * n_sample)[:, None, None])
+        h_ok &= h_use.all(axis=2)
+    inv = np.where(h_ok, length, np.float32(1.0))
+    nrm *= np.divide(1.0, inv, out=inv)
+    # Orient towards the camera and reject planes seen edge-on. With the line of sight negated,
+    # copysign gives the sign factor (-1 where n . view > 0) in one call (a tie at 0 or NaN gives
+    # -1 instead of 1, but such planes are rejected anyway).
+    view = centre / -np.maximum(np.sqrt(np.add.reduce(centre * centre, axis=1, keepdims=True)),
+                                1e-12)                    # = -centre / np.linalg.norm(centre)
+    cosv = np.add.reduce(nrm * view.T.astype(np.float32)[:, :, None], axis=0)   # -n . view
+    nrm *= np.copysign(np.float32(1.0), cosv)
+    np.abs(cosv, out=cosv)
+    h_ok &= cosv >= np.cos(np.deg2rad(max_view_angle_deg))
+    dh = np.add.reduce(nrm * corner[:3, 0], axis=0)                     # -d, (B, M)
+    nrm = np.ascontiguousarray(nrm.transpose(1, 2, 0))                  # (B, M, 3)
     dist = np.matmul(nrm, pts)                                          # (B, M, S)
-    dist += dh[..., None]
+    dist -= dh[..., None]
     np.abs(dist, out=dist)
-    close = dist < thr32[:, None, None]
+    close = dist.reshape(n_groups, -1) < thr32[:, None]                 # one long row per group
+    close = close.reshape(dist.shape)
     if not all_usable:
         close &= usable[:, None, :]
-    score = np.where(h_ok, np.count_nonzero(close, axis=2), -1)
-    best = np.argmax(score, axis=1)
+    # Inlier counts (exact in float32) by a matrix product: faster than a sum of booleans.
+    score = np.matmul(close.astype(np.float32), np.ones(n_sample, np.float32))
+    score[~h_ok] = -1.0
+    best = score.argmax(axis=1)
     pick = np.arange(n_groups)
     ok = score[pick, best] >= 3
     n_best = nrm[pick, best].astype(np.float64)                         # centred frame
     d_best = dh[pick, best].astype(np.float64)
-
+    np.negative(d_best, out=d_best)
+    plane = np.empty((n_groups, 4), np.float32)
+    res = np.empty((n_groups, n_sample), np.float32)
+    prod = np.empty_like(pts)
     for _ in range(max(1, refine_iterations)):
-        inl = (np.abs(_residuals(px, py, pz, n_best, d_best)) < thr32[:, None]) & usable
-        w, mean, cov = _moments(px, py, pz, inl)
+        plane[:, :3] = n_best
+        plane[:, 3] = d_best
+        _residuals(pts, plane, res, prod)
+        np.abs(res, out=res)
+        inl = res < thr32[:, None]
+        if not all_usable:
+            inl &= usable
+        w, mean, cov = _moments(pts, inl)
         fit = ok & (w >= 3)
-        if not np.any(fit):
+        if not fit.any():
             break
-        n_new = _smallest_eigenvectors(cov[fit])
-        flip = (n_new * (mean[fit] + centre[fit])).sum(axis=1) > 0
-        n_new[flip] *= -1.0
-        n_best[fit] = n_new
-        d_best[fit] = -(n_new * mean[fit]).sum(axis=1)
-    res = _residuals(px, py, pz, n_best, d_best)
-    inl = (np.abs(res) < thr32[:, None]) & usable
-    w = np.count_nonzero(inl, axis=1)
+        n_best, d_best = _refit(n_best, d_best, fit, cov, mean, mean + centre)
+    plane[:, :3] = n_best
+    plane[:, 3] = d_best
+    _residuals(pts, plane, res, prod)
+    np.abs(res, out=res)                                  # squares below: the sign is not needed
+    inl = res < thr32[:, None]
+    if not all_usable:
+        inl &= usable
+    w = inl.sum(axis=1)
+    res *= inl
+    sq = np.einsum('ij,ij->i', res, res).astype(np.float64)
+    # Back from the centred frame: n . (X - centre) + d = 0  ->  d' = d - n . centre.
+    if ok.all() and w.all():                              # the usual case: no boolean indexing
+        return PlaneFits(n_best, d_best - (n_best * centre).sum(axis=1), w / n_use,
+                         np.sqrt(sq / w), centre)
+    normals = np.full((n_groups, 3), np.nan)
+    offsets = np.full(n_groups, np.nan)
+    frac = np.zeros(n_groups)
+    rms = np.full(n_groups, np.nan)
     has = ok & (w > 0)
-    frac[has] = w[has] / n_use[has]
-    r_in = np.where(inl, res, np.float32(0.0))
-    sq = np.einsum('ij,ij->i', r_in, r_in).astype(np.float64)
+    frac[has] = w[has] / (n_use if all_usable else n_use[has])
     rms[has] = np.sqrt(sq[has] / w[has])
     normals[ok] = n_best[ok]
-    # Back from the centred frame: n . (X - centre) + d = 0  ->  d' = d - n . centre.
     offsets[ok] = d_best[ok] - (n_best[ok] * centre[ok]).sum(axis=1)
     return PlaneFits(normals, offsets, frac, rms, centre)
 
 
-def _residuals(x: np.ndarray, y: np.ndarray, z: np.ndarray, normals: np.ndarray,
-               offsets: np.ndarray) -> np.ndarray:
-    """(B, L) float32 signed distances ``n_b . X + d_b`` of padded points to their plane."""
-    n = normals.astype(np.float32)
-    res = x * n[:, 0:1]
-    res += y * n[:, 1:2]
-    res += z * n[:, 2:3]
-    res += offsets.astype(np.float32)[:, None]
-    return res
+def _residuals(pts: np.ndarray, planes: np.ndarray, out: np.ndarray, tmp: np.ndarray
+               ) -> np.ndarray:
+    """Signed distances ``n_b . X + d_b`` of (B, 3, K) float32 points to their group's plane.
+
+    Evaluated as ``((x n_x + y n_y) + z n_z) + d`` in float32, in that order (the inlier tests
+    compare them with thresholds, so they are kept bit for bit).
+
+    Args:
+        pts: (B, 3, K) float32 points, metres.
+        planes: (B, 4) float32 ``(n_x, n_y, n_z, d)``.
+        out: (B, K) float32 result buffer.
+        tmp: (B, 3, K) float32 scratch buffer.
+
+    Returns:
+        ``out``.
+    """
+    np.multiply(pts, planes[:, :3, None], out=tmp)
+    np.add.reduce(tmp, axis=1, out=out)                   # sequential over the length-3 axis
+    out += planes[:, 3:]
+    return out
+
+
+def _residuals_xyz(x: np.ndarray, y: np.ndarray, z: np.ndarray, planes: np.ndarray,
+                   out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """:func:`_residuals` of points in separate (B, K) float32 arrays (same arithmetic)."""
+    np.multiply(x, planes[:, 0:1], out=out)
+    np.multiply(y, planes[:, 1:2], out=tmp)
+    out += tmp
+    np.multiply(z, planes[:, 2:3], out=tmp)
+    out += tmp
+    out += planes[:, 3:]
+    return out
+
+
+def _set_planes(planes: np.ndarray, normals: np.ndarray, offsets: np.ndarray,
+                ok: Optional[np.ndarray]) -> None:
+    """Copy (B, 3) normals and (B,) offsets into (B, 4) float32 ``planes`` (rows ``ok`` only)."""
+    if ok is None:
+        planes[:, :3] = normals
+        planes[:, 3] = offsets
+    else:
+        planes[ok, :3] = normals[ok]
+        planes[ok, 3] = offsets[ok]
 
 
 def refine_planes(x: np.ndarray, y: np.ndarray, z: np.ndarray, mask: np.ndarray,
@@ -267,42 +387,63 @@ def refine_planes(x: np.ndarray, y: np.ndarray, z: np.ndarray, mask: np.ndarray,
     offsets = np.array(offsets, dtype=np.float64)
     n_groups = len(offsets)
     ok = np.isfinite(offsets)
+    all_ok = bool(ok.all())
     thr = np.where(ok, thresholds, -1.0)
-    band = thr.copy()
+    band = thr
     if rms is not None:
-        band = np.where(ok & np.isfinite(rms), np.clip(sigmas * np.nan_to_num(rms), min_threshold,
-                                                       thr), thr)
-    ref = np.zeros((n_groups, 3)) if centres is None else np.nan_to_num(
-        np.asarray(centres, dtype=np.float64))
-    ref32 = ref.astype(np.float32)
+        # clip(sigmas * rms, min_threshold, thr), and thr where rms is not finite (fmin drops
+        # the NaN; an infinite rms reaches thr anyway): np.clip and np.nan_to_num are slow.
+        band = np.fmin(np.maximum(sigmas * np.asarray(rms), min_threshold), thr)
+    if centres is None:
+        ref = np.zeros((n_groups, 3))
+    else:
+        ref = np.asarray(centres, dtype=np.float64)
+        if not np.isfinite(ref).all():
+            ref = np.nan_to_num(ref)
+    ref32 = ref.astype(np.float32)[:, :, None]
+    planes = np.zeros((n_groups, 4), np.float32)        # float32 (n, d), zero where not ok
     xs, ys, zs, ms = x[:, ::step], y[:, ::step], z[:, ::step], mask[:, ::step]
-    for _ in range(iterations):
-        nrm = np.where(ok[:, None], normals, 0.0)
-        res = _residuals(xs, ys, zs, nrm, np.where(ok, offsets, 0.0))
-        inliers = np.abs(res) < band.astype(np.float32)[:, None]
+    if iterations > 0:
+        res = np.empty(xs.shape, np.float32)
+        tmp = np.empty(xs.shape, np.float32)
+        q = np.empty((n_groups, 4, xs.shape[1]), np.float32)
+    for it in range(iterations):
+        _set_planes(planes, normals, offsets, None if all_ok else ok)
+        _residuals_xyz(xs, ys, zs, planes, res, tmp)
+        np.abs(res, out=res)                              # squares below: the sign is not needed
+        inliers = res < band.astype(np.float32)[:, None]
         inliers &= ms
-        w, mq, cov = _moments(xs - ref32[:, 0:1], ys - ref32[:, 1:2], zs - ref32[:, 2:3],
-                              inliers)
+        # Rows (w (x - ref), w (y - ref), w (z - ref), w) of the moments' matrix product.
+        q[:, 3] = inliers
+        np.subtract(xs, ref32[:, 0], out=q[:, 0])
+        np.subtract(ys, ref32[:, 1], out=q[:, 1])
+        np.subtract(zs, ref32[:, 2], out=q[:, 2])
+        q[:, :3] *= q[:, 3:]
+        w, mq, cov = _weighted_moments(q)
         fit = ok & (w >= 3)
-        if not np.any(fit):
+        if not fit.any():
             break
-        n_new = _smallest_eigenvectors(cov[fit])
-        centroid = ref[fit] + mq[fit]
-        flip = (n_new * centroid).sum(axis=1) > 0
-        n_new[flip] *= -1.0
-        normals[fit] = n_new
-        offsets[fit] = -(n_new * centroid).sum(axis=1)
-        r_in = np.where(inliers, res, np.float32(0.0))
-        rms = np.sqrt(np.einsum('ij,ij->i', r_in, r_in) / np.maximum(w, 1.0))
-        band = np.where(ok, np.clip(sigmas * rms, min_threshold, thr), -1.0)
+        centroid = ref + mq
+        normals, offsets = _refit(normals, offsets, fit, cov, centroid, centroid)
+        if it + 1 < iterations:                           # the band of the next fit
+            res *= inliers
+            band = np.sqrt(np.einsum('ij,ij->i', res, res) / np.maximum(w, 1.0))
+            band *= sigmas
+            np.maximum(band, min_threshold, out=band)
+            np.minimum(band, thr, out=band)
     # Inliers of the final planes among all points.
-    res = _residuals(x, y, z, np.where(ok[:, None], normals, 0.0), np.where(ok, offsets, 0.0))
-    inliers = np.abs(res) < thr.astype(np.float32)[:, None]
+    _set_planes(planes, normals, offsets, None if all_ok else ok)
+    res = np.empty(x.shape, np.float32)
+    _residuals_xyz(x, y, z, planes, res, np.empty(x.shape, np.float32))
+    np.abs(res, out=res)
+    inliers = res < thr.astype(np.float32)[:, None]
     inliers &= mask
-    n_in = np.count_nonzero(inliers, axis=1)
-    r_in = np.where(inliers, res, np.float32(0.0))
-    sq = np.einsum('ij,ij->i', r_in, r_in).astype(np.float64)
-    rms_out = np.where(n_in > 0, np.sqrt(sq / np.maximum(n_in, 1)), np.nan)
+    n_in = inliers.sum(axis=1)
+    res *= inliers
+    rms_out = np.einsum('ij,ij->i', res, res).astype(np.float64)
+    rms_out /= np.maximum(n_in, 1)
+    np.sqrt(rms_out, out=rms_out)
+    rms_out[n_in == 0] = np.nan
     return normals, offsets, inliers, n_in, rms_out
 
 
@@ -314,8 +455,8 @@ def rectangle_extents(u: np.ndarray, v: np.ndarray, valid: np.ndarray, angles: n
     rectangle (a grid of pixels on a face), the span between the ``k``-th smallest and
     ``k``-th largest of ``n`` points is ``(n - 1 - 2 k) / n`` of the side, so scaling it by
     ``n / (n - 1 - 2 k)`` gives the side while ignoring up to ``k = floor(trim * (n - 1))`` stray
-    points at each end. One sort along the rows per axis serves all groups (the padding sorts
-    last as +inf).
+    points at each end. The projections on both axes are one (B, 2, L) array, sorted along its
+    rows in one call (the padding sorts last as +inf).
 
     Args:
         u: (B, L) float32 first in-plane coordinate of the points, metres.
@@ -331,44 +472,51 @@ def rectangle_extents(u: np.ndarray, v: np.ndarray, valid: np.ndarray, angles: n
     """
     n_groups, width = u.shape
     angles = np.asarray(angles, dtype=np.float64)
-    a1 = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    a2 = np.stack([-a1[:, 1], a1[:, 0]], axis=1)
-    c1, c2 = a1.astype(np.float32), a2.astype(np.float32)
-    inf = np.float32(np.inf)
-    pa = u * c1[:, 0:1]
-    pa += v * c1[:, 1:2]
-    pb = u * c2[:, 0:1]
-    pb += v * c2[:, 1:2]
-    invalid = ~valid
-    np.copyto(pa, inf, where=invalid)
-    np.copyto(pb, inf, where=invalid)
-    pa.sort(axis=1)
-    pb.sort(axis=1)
-    counts = np.count_nonzero(valid, axis=1).astype(np.int64)
-    k = np.floor(trim * (counts - 1)).astype(np.int64)
-    k = np.where((k > 0) & (k < counts - 1 - k), k, 0)
-    scale = np.where(k > 0, counts / np.maximum(counts - 1.0 - 2.0 * k, 1.0), 1.0)
-    last = max(width - 1, 0)
-    lo = np.clip(k, 0, last)
-    hi = np.clip(counts - 1 - k, 0, last)
-    rows = np.arange(n_groups)
-    a_lo, a_hi = pa[rows, lo].astype(np.float64), pa[rows, hi].astype(np.float64)
-    b_lo, b_hi = pb[rows, lo].astype(np.float64), pb[rows, hi].astype(np.float64)
+    axes = np.empty((n_groups, 4))                  # rows (a1, a2) = ((cos, sin), (-sin, cos))
+    np.cos(angles, out=axes[:, 0])
+    np.sin(angles, out=axes[:, 1])
+    np.negative(axes[:, 1], out=axes[:, 2])
+    axes[:, 3] = axes[:, 0]
+    axes = axes.reshape(n_groups, 2, 2)
+    c32 = axes.astype(np.float32)[:, :, :, None]
+    proj = u[:, None, :] * c32[:, :, 0]             # (B, 2, L): u a_x + v a_y for both axes
+    proj += v[:, None, :] * c32[:, :, 1]
+    np.copyto(proj, np.float32(np.inf), where=~valid[:, None, :])
+    proj.sort(axis=2)
+    counts = valid.sum(axis=1)
+    last = counts - 1
+    # k = floor(trim * (n - 1)) (truncation: 0 for n = 0), and 0 unless 0 < k < n - 1 - k.
+    k = np.multiply(last, trim, out=np.empty(n_groups, np.int64), casting='unsafe')
+    span = last - 2 * k
+    k *= span > 0
+    span = last - 2 * k
+    pos = np.empty((n_groups, 2), np.int64)         # ranks of the low and high ends
+    pos[:, 0] = k
+    np.maximum(last - k, 0, out=pos[:, 1])
+    ends = proj.ravel().take(pos[:, None, :] + np.arange(0, n_groups * 2 * width, width).reshape(
+        n_groups, 2, 1)).astype(np.float64)        # (B, axis, low/high)
+    scale = np.ones(n_groups)
+    np.divide(counts, span, out=scale, where=k > 0)
     # Groups without valid points hold inf - inf = NaN here (undefined, documented above).
     with np.errstate(invalid='ignore'):
-        len_a = (a_hi - a_lo) * scale
-        len_b = (b_hi - b_lo) * scale
-        centre = a1 * (0.5 * (a_lo + a_hi))[:, None] + a2 * (0.5 * (b_lo + b_hi))[:, None]
-    swap = len_b > len_a
-    long_axis = np.where(swap[:, None], a2, a1)
-    sides = np.stack([np.where(swap, len_b, len_a), np.where(swap, len_a, len_b)], axis=1)
+        lengths = ends[:, :, 1] - ends[:, :, 0]
+        lengths *= scale[:, None]
+        mid = ends[:, :, 0] + ends[:, :, 1]
+        mid *= 0.5
+        centre = axes[:, 0] * mid[:, 0:1]
+        centre += axes[:, 1] * mid[:, 1:2]
+    swap = (lengths[:, 1] > lengths[:, 0])[:, None]
+    long_axis = np.where(swap, axes[:, 1], axes[:, 0])
+    sides = np.where(swap, lengths[:, ::-1], lengths)
     return centre, long_axis, sides
 
 
 def matrix_to_quaternion(rot: np.ndarray) -> np.ndarray:
     """Convert rotation matrices to unit quaternions ``(x, y, z, w)`` with ``w >= 0``.
 
-    Hand-written (Shepperd's method, vectorised) because SciPy is not a dependency of enet_ros.
+    Hand-written (Shepperd's method, vectorised) because SciPy is not a dependency of enet_ros:
+    row ``c`` of the symmetric 4 x 4 matrix ``K`` (one matrix product for all rotations) is
+    ``4 q_c q``, and the row with the largest diagonal entry ``4 q_c^2`` is normalised.
 
     Args:
         rot: (..., 3, 3) rotation matrices (columns = rotated frame's axes in the parent frame).
@@ -378,37 +526,15 @@ def matrix_to_quaternion(rot: np.ndarray) -> np.ndarray:
     """
     m = np.asarray(rot, dtype=np.float64)
     shape = m.shape[:-2]
-    m = m.reshape(-1, 3, 3)
-    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
-    tr = m00 + m11 + m22
-    pivots = np.empty((m.shape[0], 4))
-    pivots[:, 0], pivots[:, 1], pivots[:, 2], pivots[:, 3] = m00, m11, m22, tr
-    case = pivots.argmax(axis=1)
-    q = np.empty((m.shape[0], 4))
-    # One formula per pivot (the largest of the diagonal and the trace), each on its rows only.
-    for c in np.unique(case).tolist():
-        sel = case == c
-        r = m[sel]
-        if c == 3:
-            s = np.sqrt(1.0 + tr[sel]) * 2.0
-            q[sel] = np.stack([(r[:, 2, 1] - r[:, 1, 2]) / s, (r[:, 0, 2] - r[:, 2, 0]) / s,
-                               (r[:, 1, 0] - r[:, 0, 1]) / s, 0.25 * s], axis=1)
-        elif c == 0:
-            s = np.sqrt(1.0 + r[:, 0, 0] - r[:, 1, 1] - r[:, 2, 2]) * 2.0
-            q[sel] = np.stack([0.25 * s, (r[:, 0, 1] + r[:, 1, 0]) / s,
-                               (r[:, 0, 2] + r[:, 2, 0]) / s, (r[:, 2, 1] - r[:, 1, 2]) / s],
-                              axis=1)
-        elif c == 1:
-            s = np.sqrt(1.0 + r[:, 1, 1] - r[:, 0, 0] - r[:, 2, 2]) * 2.0
-            q[sel] = np.stack([(r[:, 0, 1] + r[:, 1, 0]) / s, 0.25 * s,
-                               (r[:, 1, 2] + r[:, 2, 1]) / s, (r[:, 0, 2] - r[:, 2, 0]) / s],
-                              axis=1)
-        else:
-            s = np.sqrt(1.0 + r[:, 2, 2] - r[:, 0, 0] - r[:, 1, 1]) * 2.0
-            q[sel] = np.stack([(r[:, 0, 2] + r[:, 2, 0]) / s, (r[:, 1, 2] + r[:, 2, 1]) / s,
-                               0.25 * s, (r[:, 1, 0] - r[:, 0, 1]) / s], axis=1)
-    q /= np.sqrt(q[:, 0] ** 2 + q[:, 1] ** 2 + q[:, 2] ** 2 + q[:, 3] ** 2)[:, None]
-    q[q[:, 3] < 0] *= -1.0
+    k = np.matmul(m.reshape(-1, 9), _QUAT_K)
+    k += _QUAT_K0
+    n = len(k)
+    q = k.reshape(n * 4, 4).take(np.arange(0, 4 * n, 4) + k[:, ::5].argmax(axis=1), axis=0)
+    scale = np.einsum('ij,ij->i', q, q)
+    np.sqrt(scale, out=scale)
+    np.divide(1.0, scale, out=scale)
+    np.negative(scale, out=scale, where=q[:, 3] < 0)
+    q *= scale[:, None]
     return q.reshape(shape + (4,))
 
 
