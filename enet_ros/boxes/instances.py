@@ -14,8 +14,9 @@
 
 """Split a semantic box mask into box instances (touching cartons included).
 
-Method (all image operations are OpenCV, whole-image and vectorised; the estimator runs them on
-its ``fit_stride`` grid, window sizes and pixel counts scaled accordingly):
+Method (all image operations are OpenCV and vectorised over the bounding rectangle of the box
+pixels; the estimator runs them on its ``fit_stride`` grid, window sizes and pixel counts scaled
+accordingly):
 
 1. Cut pixels, where one carton may end and the next begin:
 
@@ -59,6 +60,29 @@ _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _SQUARE = np.ones((3, 3), np.uint8)
 
 
+def _depth_step_u8(depth_m: np.ndarray, window_px: int, ratio: float, min_step_m: float,
+                   per_m2: float) -> np.ndarray:
+    """:func:`depth_step_cut` as a 0/255 uint8 mask, for an image at least two pixels wide."""
+    # The float images are reused (dst=) rather than allocated per operation: fresh arrays of
+    # this size cost a page fault every 4 KiB, more than the operations themselves.
+    kernel = np.ones((window_px, window_px), np.uint8)
+    far = np.ascontiguousarray(depth_m, dtype=np.float32)
+    # Invalid (0) pixels must not win the window minimum: lift them to 1e6 m for the erosion.
+    _, near = cv2.threshold(far, 0.0, 1e6, cv2.THRESH_BINARY_INV)
+    near = cv2.erode(cv2.add(far, near, dst=near), kernel, dst=near)
+    span = cv2.dilate(far, kernel)
+    span = cv2.subtract(span, near, dst=span)
+    valid = cv2.compare(far, 0.0, cv2.CMP_GT)
+    # max(ratio z, per_m2 z^2, min_step_m) as z max(ratio, per_m2 z) (equal for z >= 0), all in
+    # float32: cv2.multiply by a Python float runs in float64, several times slower.
+    thr = np.multiply(far, np.float32(per_m2), out=near)
+    thr = cv2.multiply(cv2.max(thr, float(ratio), dst=thr), far, dst=thr)
+    thr = cv2.max(thr, float(min_step_m), dst=thr)
+    step = cv2.compare(span, thr, cv2.CMP_GT)
+    step = cv2.bitwise_and(step, valid, dst=step)
+    return step
+
+
 def depth_step_cut(depth_m: np.ndarray, window_px: int, ratio: float,
                    min_step_m: float, per_m2: float = 0.0) -> np.ndarray:
     """Pixels near a depth discontinuity.
@@ -85,18 +109,8 @@ def depth_step_cut(depth_m: np.ndarray, window_px: int, ratio: float,
         wide = np.pad(np.asarray(depth_m, np.float32), ((0, 0), (0, 1)))
         return np.ascontiguousarray(
             depth_step_cut(wide, window_px, ratio, min_step_m, per_m2)[:, :1])
-    kernel = np.ones((window_px, window_px), np.uint8)
-    far = np.ascontiguousarray(depth_m, dtype=np.float32)
-    # Invalid (0) pixels must not win the window minimum: lift them to 1e6 m for the erosion.
-    _, lift = cv2.threshold(far, 0.0, 1e6, cv2.THRESH_BINARY_INV)
-    near = cv2.add(far, lift)
-    span = cv2.subtract(cv2.dilate(far, kernel), cv2.erode(near, kernel))
-    thr = cv2.max(cv2.multiply(far, float(ratio)), float(min_step_m))
-    if per_m2 > 0:
-        thr = cv2.max(thr, cv2.multiply(cv2.multiply(far, far), float(per_m2)))
-    step = cv2.compare(span, thr, cv2.CMP_GT)
-    # 0/255 from the comparisons; 0/1 after the AND with the 0/1 validity mask, a valid bool.
-    step = cv2.bitwise_and(step, cv2.compare(far, 0.0, cv2.CMP_GT), dst=None)
+    step = _depth_step_u8(depth_m, window_px, ratio, min_step_m, per_m2)
+    # 0/255 from the comparisons; 0/1 after the AND, a valid bool.
     return cv2.bitwise_and(step, 1).view(bool)
 
 
@@ -119,6 +133,26 @@ def color_line_cut(gray: np.ndarray, kernel_px: int, threshold: float) -> np.nda
     return lines.view(bool)
 
 
+def _seed_labels(seeds: np.ndarray, min_seed_pixels: int) -> Tuple[np.ndarray, int]:
+    """Seed labels of a 0/nonzero uint8 seed mask: uint8 when under 256 labels, else uint16."""
+    n_cc, cc = cv2.connectedComponents(seeds, connectivity=4, ltype=cv2.CV_16U)
+    if n_cc <= 1:
+        return np.zeros(seeds.shape, np.uint8), 0
+    if n_cc >= np.iinfo(np.uint16).max:
+        raise ValueError(f'{n_cc - 1} box seeds in one image: more than the 65534 supported; '
+                         'check the mask (noise?) or raise min_seed_pixels')
+    if n_cc <= 256:
+        # Few labels (the usual case): uint8 from here on, cheaper to count, look up and dilate.
+        cc = cc.astype(np.uint8)
+    # (connectedComponentsWithStats costs about three times as much as this plus a histogram.)
+    keep = label_counts(cc, n_cc - 1) >= min_seed_pixels
+    keep[0] = False
+    n = int(keep.sum())
+    if n == n_cc - 1:
+        return cc, n
+    return relabel(cc, keep), n
+
+
 def label_seeds(fg: np.ndarray, cut: np.ndarray, min_seed_pixels: int) -> Tuple[np.ndarray, int]:
     """Label the connected components of the box pixels that are not cut.
 
@@ -132,48 +166,41 @@ def label_seeds(fg: np.ndarray, cut: np.ndarray, min_seed_pixels: int) -> Tuple[
     """
     seeds = cv2.bitwise_and(np.ascontiguousarray(fg).view(np.uint8),
                             cv2.bitwise_not(np.ascontiguousarray(cut).view(np.uint8)))
-    # (connectedComponentsWithStats costs about three times as much as this plus a histogram.)
-    n_cc, cc = cv2.connectedComponents(seeds, connectivity=4, ltype=cv2.CV_16U)
-    if n_cc <= 1:
-        return np.zeros(fg.shape, np.uint16), 0
-    if n_cc >= np.iinfo(np.uint16).max:
-        raise ValueError(f'{n_cc - 1} box seeds in one image: more than the 65534 supported; '
-                         'check the mask (noise?) or raise min_seed_pixels')
-    keep = label_counts(cc, n_cc - 1) >= min_seed_pixels
-    keep[0] = False
-    n = int(keep.sum())
-    if n == n_cc - 1:
-        return cc, n
-    return relabel(cc, keep), n
+    labels, n = _seed_labels(seeds, min_seed_pixels)
+    return labels.astype(np.uint16, copy=False), n
 
 
 def relabel(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Renumber the kept labels 1..K in order and set the others to 0.
 
     Args:
-        labels: (H, W) uint16 labels 0..N.
+        labels: (H, W) uint16 (or uint8) labels 0..N.
         keep: (N + 1,) bool, True for the labels kept (``keep[0]`` is ignored).
 
     Returns:
-        (H, W) uint16 labels 0..K.
+        (H, W) labels 0..K: uint8 for uint8 labels, else uint16.
     """
     keep = np.asarray(keep, bool).copy()
     keep[0] = False
     lut = np.zeros(len(keep), np.uint16)
     lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint16)
-    if len(lut) <= 256:
+    if labels.dtype == np.uint8 or len(lut) <= 256:
         # cv2.LUT on 8-bit labels: about 5x faster than NumPy's fancy indexing of uint16.
         table = np.zeros(256, np.uint8)
-        table[:len(lut)] = lut
+        table[:len(lut)] = lut[:256]
+        if labels.dtype == np.uint8:
+            return cv2.LUT(labels, table)
         return cv2.LUT(labels.astype(np.uint8), table).astype(np.uint16)
     return lut[labels]
 
 
 def label_counts(labels: np.ndarray, n: int) -> np.ndarray:
-    """Pixels per label of a uint16 label image (``cv2.calcHist``: no int64 copy as in bincount).
+    """Pixels per label of a uint16 (or uint8) label image.
+
+    ``cv2.calcHist``: no int64 copy as in ``np.bincount``; faster on uint8 labels.
 
     Args:
-        labels: (H, W) uint16 labels 0..n.
+        labels: (H, W) uint16 or uint8 labels 0..n.
         n: Largest label.
 
     Returns:
@@ -181,6 +208,40 @@ def label_counts(labels: np.ndarray, n: int) -> np.ndarray:
     """
     hist = cv2.calcHist([np.ascontiguousarray(labels)], [0], None, [n + 1], [0, n + 1])
     return hist.ravel().astype(np.int64)
+
+
+def _grow(labels: np.ndarray, fg_u8: np.ndarray, max_grow_px: int) -> np.ndarray:
+    """:func:`grow_labels` on uint8 or uint16 labels, in place."""
+    height, width = labels.shape
+    todo = cv2.compare(labels, 0, cv2.CMP_EQ)
+    todo = cv2.bitwise_and(todo, fg_u8, dst=todo)
+    left = cv2.countNonZero(todo)
+    # Work images reused by every ring (fresh ones cost page faults).
+    grown, zero = np.empty_like(labels), np.empty_like(todo)
+    x, y, w, h = 0, 0, width, height
+    for _ in range(max_grow_px):
+        if left == 0:
+            break
+        # Once few pixels are left, each ring works on their bounding rectangle (it shrinks over
+        # the last rings) and the one-pixel ring around it that the dilation reads.
+        if width > 1 and left * 32 < w * h:
+            dx, dy, w, h = cv2.boundingRect(todo[y:y + h, x:x + w])
+            x, y = x + dx, y + dy
+            if w == 1:
+                # Two columns at least: OpenCV reads an (n, 1) array with n <= 4 as a scalar.
+                x, w = min(x, width - 2), 2
+        x0, y0 = max(x - 1, 0), max(y - 1, 0)
+        x1, y1 = min(x + w + 1, width), min(y + h + 1, height)
+        ring = cv2.dilate(labels[y0:y1, x0:x1], _SQUARE, dst=grown[:y1 - y0, :x1 - x0])
+        ring = ring[y - y0:y - y0 + h, x - x0:x - x0 + w]
+        rect = todo[y:y + h, x:x + w]
+        cv2.copyTo(ring, rect, labels[y:y + h, x:x + w])   # labels[todo] = grown[todo]
+        cv2.bitwise_and(rect, cv2.compare(ring, 0, cv2.CMP_EQ, dst=zero[:h, :w]), dst=rect)
+        n_todo = cv2.countNonZero(rect)
+        if n_todo == left:
+            break
+        left = n_todo
+    return labels
 
 
 def grow_labels(labels: np.ndarray, fg: np.ndarray, max_grow_px: int) -> np.ndarray:
@@ -195,16 +256,7 @@ def grow_labels(labels: np.ndarray, fg: np.ndarray, max_grow_px: int) -> np.ndar
         The grown (H, W) uint16 labels; box pixels further than ``max_grow_px`` rings from any
         seed stay 0.
     """
-    fg_u8 = np.ascontiguousarray(fg).view(np.uint8)
-    left = -1
-    for _ in range(max_grow_px):
-        todo = cv2.bitwise_and(fg_u8, cv2.compare(labels, 0, cv2.CMP_EQ))
-        n_todo = cv2.countNonZero(todo)
-        if n_todo == 0 or n_todo == left:
-            break
-        left = n_todo
-        cv2.copyTo(cv2.dilate(labels, _SQUARE), todo, labels)   # labels[todo] = grown[todo]
-    return labels
+    return _grow(labels, np.ascontiguousarray(fg).view(np.uint8), max_grow_px)
 
 
 def max_pool(mask: np.ndarray, stride: int) -> np.ndarray:
@@ -263,21 +315,40 @@ def segment_instances(fg: np.ndarray, *, cut: Optional[np.ndarray] = None,
             min_seed_pixels=min_seed_pixels,
             max_grow_px=max_grow_px, min_pixels=min_pixels)
         return np.ascontiguousarray(labels[:, :1]), sizes
+    fg_u8 = np.ascontiguousarray(fg).view(np.uint8)
+    x, y, w, h = cv2.boundingRect(fg_u8)
+    if w == 0:
+        return np.zeros(fg.shape, np.uint16), np.zeros(0, np.int64)
+    # Only the box pixels' bounding rectangle, plus the one-pixel ring that the cut dilation
+    # reads, is looked at (labels are 0 elsewhere); the depth steps need half a window more. The
+    # rectangle is at least two pixels wide (an image is) for OpenCV's Python binding.
+    height, width = fg.shape
+    x0, y0, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + w + 1, width), min(y + h + 1, height)
+    roi = (slice(y0, y1), slice(x0, x1))
+    fg_r = fg_u8[roi]
+    cut_r = None if cut is None else np.ascontiguousarray(cut)[roi].view(np.uint8)
     if depth_m is not None:
-        step = depth_step_cut(depth_m, depth_step_window_px, depth_step_ratio, depth_step_min_m,
-                              depth_step_per_m2)
-        cuts = step if cut is None else cv2.bitwise_or(step.view(np.uint8),
-                                                       np.ascontiguousarray(cut).view(np.uint8))
+        r = depth_step_window_px // 2
+        dx0, dy0 = max(x0 - r, 0), max(y0 - r, 0)
+        step = _depth_step_u8(
+            np.asarray(depth_m)[dy0:min(y1 + r, height), dx0:min(x1 + r, width)],
+            depth_step_window_px, depth_step_ratio, depth_step_min_m, depth_step_per_m2)
+        step = step[y0 - dy0:y1 - dy0, x0 - dx0:x1 - dx0]
+        cuts = step if cut_r is None else cv2.bitwise_or(step, cut_r)
     else:
-        cuts = np.zeros(fg.shape, bool) if cut is None else cut
-    cuts = cv2.dilate(np.ascontiguousarray(cuts).view(np.uint8), _CROSS).view(bool)
-    labels, n = label_seeds(fg, cuts, min_seed_pixels)
+        cuts = np.zeros(fg_r.shape, np.uint8) if cut_r is None else cut_r
+    seeds = cv2.bitwise_and(fg_r, cv2.bitwise_not(cv2.dilate(cuts, _CROSS)))
+    labels, n = _seed_labels(seeds, min_seed_pixels)
     if n == 0:
         return np.zeros(fg.shape, np.uint16), np.zeros(0, np.int64)
-    labels = grow_labels(labels, fg, max_grow_px)
+    labels = _grow(labels, fg_r, max_grow_px)
     sizes = label_counts(labels, n)
     keep = sizes >= min_pixels
     keep[0] = False
-    if keep[1:].all():
-        return labels, sizes[1:]
-    return relabel(labels, keep), sizes[keep]
+    if not keep[1:].all():
+        labels, sizes = relabel(labels, keep), sizes[keep]
+    else:
+        sizes = sizes[1:]
+    out = np.zeros(fg.shape, np.uint16)
+    out[roi] = labels
+    return out, sizes
