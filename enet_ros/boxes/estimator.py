@@ -63,7 +63,7 @@ import cv2
 from enet_ros.boxes.camera import camera_for_image, CameraModel
 from enet_ros.boxes.geometry import (cross, fit_planes, matrix_to_quaternion,
                                      quaternion_to_matrix, rectangle_extents, refine_planes)
-from enet_ros.boxes.instances import (color_line_cut, grow_labels, label_counts, max_pool,
+from enet_ros.boxes.instances import (color_line_cut, label_counts, max_pool,
                                       segment_instances)
 import numpy as np
 
@@ -1127,32 +1127,36 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
         _plane_geometry(labels, geo, _plane_array(cfg.working_plane), frame, grid, cfg, missing)
     _image_rectangles(labels, geo, frame, grid, np.flatnonzero(~geo.ok))
     if labels_full is not None:
-        labels_full[grid.roi] = _upsample_labels(labels, fg_roi, s)
+        _upsample_labels(labels, fg_roi, s, labels_full[grid.roi])
     return BoxEstimationResult(_build_boxes(geo, support), labels_full, support, cam)
 
 
-def _upsample_labels(labels: np.ndarray, fg: np.ndarray, stride: int) -> np.ndarray:
+def _upsample_labels(labels: np.ndarray, fg: np.ndarray, stride: int, out: np.ndarray) -> None:
     """Full-resolution labels of the box pixels from grid labels.
 
-    Each grid label covers its ``stride`` x ``stride`` cell; a cell that holds box pixels but no
-    label (its corner sample is not a box pixel) first takes the largest label among its 8
-    neighbouring cells, so box pixels along the outlines are labelled as well.
+    Each grid label covers its ``stride`` x ``stride`` cell; an unlabelled cell (its corner
+    sample is not a box pixel, though other pixels of the cell may be) first takes the largest
+    label among its 8 neighbouring cells, so box pixels along the outlines are labelled as well;
+    the non-box pixels are then cleared.
 
     Args:
         labels: (h, w) integer grid labels (< 65535).
         fg: (H, W) bool box pixels of the region (H <= h * stride, W <= w * stride).
         stride: Grid step, pixels.
-
-    Returns:
-        (H, W) uint16 labels, 0 outside the box pixels.
+        out: (H, W) int32 array that receives the labels (0 outside the box pixels).
     """
     lab = np.ascontiguousarray(labels, dtype=np.uint16)
-    fg_u8 = np.ascontiguousarray(fg).view(np.uint8)
     if stride > 1:
-        lab = grow_labels(lab.copy(), max_pool(fg, stride), 1)
+        # One ring grown into every unlabelled cell: cells without box pixels are cleared below.
+        grown = cv2.dilate(lab, _SQUARE_KERNEL)
+        cv2.copyTo(grown, cv2.compare(lab, 0, cv2.CMP_EQ), lab)
         lab = cv2.resize(lab, (lab.shape[1] * stride, lab.shape[0] * stride),
                          interpolation=cv2.INTER_NEAREST)[:fg.shape[0], :fg.shape[1]]
-    return cv2.bitwise_and(lab, lab, mask=fg_u8)
+    # The box-pixel mask and the int32 conversion in one pass.
+    np.multiply(lab, fg, out=out, casting='unsafe')
+
+
+_SQUARE_KERNEL = np.ones((3, 3), np.uint8)
 
 
 def _plane_array(plane: Optional[Plane]) -> Optional[np.ndarray]:
