@@ -501,12 +501,20 @@ class _FrameData:
             grid.ray_grids(self.rays_z[:2])
             self.rx, self.ry = self.rays_z[0], self.rays_z[1]
         if depth is not None:
-            z, self.valid = depth_to_metres(depth)
-            if self.rays_z is None:
-                self.z = z
-            else:
-                self.rays_z[2] = z.ravel()
+            if depth.ndim == 3:
+                depth = depth[:, :, 0]                      # (H, W, 1) is accepted as well
+            if self.rays_z is not None and depth.dtype == np.uint16:
+                # Millimetres straight into the table (depth_to_metres, without two copies).
                 self.z = self.rays_z[2].reshape(grid.shape)
+                np.multiply(depth, np.float32(0.001), out=self.z)
+                self.valid = depth > 0
+            else:
+                z, self.valid = depth_to_metres(depth)
+                if self.rays_z is None:
+                    self.z = z
+                else:
+                    self.rays_z[2] = z.ravel()
+                    self.z = self.rays_z[2].reshape(grid.shape)
         self._zflat = None if self.z is None else self.z.ravel()
 
     def take_z(self, idx: np.ndarray) -> np.ndarray:
@@ -964,10 +972,13 @@ def _find_support_plane(fg: np.ndarray, boundary: Optional[np.ndarray], frame: '
     if not np.any(geo.ok):
         return None
     k = 2 * max(1, -(-cfg.support_band_px // grid.stride)) + 1
-    band = cv2.dilate(fg.view(np.uint8), np.ones((k, k), np.uint8)).view(bool) & ~fg
-    band &= frame.valid
+    # 0/1 uint8 images: dilated - fg is the band (fg lies inside its dilation); subtracting the
+    # boundary clears its pixels (saturating at 0). OpenCV: one call per step.
+    fg_u8 = fg.view(np.uint8)
+    band = cv2.subtract(cv2.dilate(fg_u8, np.ones((k, k), np.uint8)), fg_u8)
+    band = cv2.bitwise_and(band, frame.valid.view(np.uint8), dst=band)
     if boundary is not None:
-        band &= ~boundary
+        band = cv2.subtract(band, np.ascontiguousarray(boundary).view(np.uint8), dst=band)
     idx = np.flatnonzero(band)
     if len(idx) < cfg.min_valid_pixels:
         return None
