@@ -979,7 +979,7 @@ def _find_support_plane(fg: np.ndarray, boundary: Optional[np.ndarray], frame: '
     band = cv2.bitwise_and(band, frame.valid.view(np.uint8), dst=band)
     if boundary is not None:
         band = cv2.subtract(band, np.ascontiguousarray(boundary).view(np.uint8), dst=band)
-    idx = np.flatnonzero(band)
+    idx = np.flatnonzero(band.view(bool))                  # 0/1: bool nonzero is the faster
     if len(idx) < cfg.min_valid_pixels:
         return None
     if len(idx) > 4096:                                     # plenty for one plane
