@@ -561,3 +561,93 @@ def test_depth_step_threshold_grows_with_the_stereo_noise():
     step[:, 80:] = 1.48
     cut = depth_step_cut(step, *args, per_m2=cfg.depth_step_per_m2)
     assert cut[:, 78:82].all() and not cut[:, :70].any() and not cut[:, 90:].any()
+
+
+def _reference_segmentation(fg, cut, depth_m, window, ratio, min_step, per_m2, min_seed,
+                            max_grow, min_pixels):
+    """Segment instances plainly (whole image, one ring per loop, NumPy only).
+
+    The same method as enet_ros.boxes.instances (cut pixels = boundary/colour cuts or depth steps,
+    dilated by a 3x3 cross; seeds = 4-connected components of the remaining box pixels; each
+    unlabelled box pixel takes the largest label among its 8 neighbours, ring by ring), without
+    any of its speed-ups, to check them against.
+    """
+    h, w = fg.shape
+    pad = window // 2
+    z = np.pad(depth_m.astype(np.float64), pad, constant_values=0.0)
+    win = np.lib.stride_tricks.sliding_window_view(z, (window, window))
+    far = win.max(axis=(2, 3))
+    near = np.where(win > 0, win, np.inf).min(axis=(2, 3))
+    d = depth_m.astype(np.float64)
+    thr = np.maximum(np.maximum(ratio * d, min_step), per_m2 * d ** 2)
+    cuts = ((far - near) > thr) & (depth_m > 0)
+    if cut is not None:
+        cuts |= cut
+    c = np.pad(cuts, 1)
+    cuts = c[1:-1, 1:-1] | c[:-2, 1:-1] | c[2:, 1:-1] | c[1:-1, :-2] | c[1:-1, 2:]
+    n_cc, cc = cv2.connectedComponents((fg & ~cuts).astype(np.uint8), connectivity=4)
+    sizes = np.bincount(cc.ravel(), minlength=n_cc)
+    keep = np.flatnonzero(sizes >= min_seed)
+    keep = keep[keep > 0]
+    lut = np.zeros(n_cc, np.int64)
+    lut[keep] = np.arange(1, len(keep) + 1)
+    labels = lut[cc]
+    for _ in range(max_grow):
+        todo = fg & (labels == 0)
+        p = np.pad(labels, 1)
+        grown = np.max([p[1 + dy:h + 1 + dy, 1 + dx:w + 1 + dx]
+                        for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+        new = todo & (grown > 0)
+        if not new.any():
+            break
+        labels[new] = grown[new]
+    sizes = np.bincount(labels.ravel(), minlength=len(keep) + 1)
+    kept = np.flatnonzero(sizes >= min_pixels)
+    kept = kept[kept > 0]
+    lut = np.zeros(len(keep) + 1, np.int64)
+    lut[kept] = np.arange(1, len(kept) + 1)
+    return lut[labels], sizes[kept]
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_instance_segmentation_matches_a_plain_reference(seed):
+    """The optimised segmentation labels exactly as the plain whole-image reference.
+
+    (Speed-ups checked: bounding-rectangle crop, uint8/uint16 labels, shrinking growth
+    rectangle, float32 thresholds.)
+    """
+    from enet_ros.boxes.instances import segment_instances
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(20, 90, size=2)
+    fg = np.zeros((h, w), bool)
+    # Rectangles of random size, some touching or overlapping; a few tiny specks.
+    for _ in range(rng.integers(1, 12)):
+        y, x = rng.integers(0, h - 2), rng.integers(0, w - 2)
+        fg[y:y + rng.integers(2, 25), x:x + rng.integers(2, 25)] = True
+    fg |= rng.random((h, w)) < 0.01
+    depth = np.where(rng.random((h, w)) < 0.05, 0.0,
+                     1.5 + 0.03 * (rng.random((h, w)) < 0.3)).astype(np.float32)
+    depth = np.round(depth, 3)                              # millimetre steps, as from 16UC1
+    cut = (rng.random((h, w)) < 0.03) if seed % 2 else None
+    args = {'depth_step_window_px': 3, 'depth_step_ratio': 0.01, 'depth_step_min_m': 0.01,
+            'depth_step_per_m2': 0.006, 'min_seed_pixels': 3, 'max_grow_px': 6, 'min_pixels': 4}
+    labels, sizes = segment_instances(fg, cut=cut, depth_m=depth, **args)
+    ref_labels, ref_sizes = _reference_segmentation(
+        fg, cut, depth, 3, 0.01, 0.01, 0.006, 3, 6, 4)
+    assert labels.dtype == np.uint16 and labels.shape == fg.shape
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_array_equal(sizes, ref_sizes)
+
+
+def test_instance_segmentation_with_more_than_255_instances():
+    """Over 255 seeds: the uint16 label path (uint8 is used below that) keeps every instance."""
+    from enet_ros.boxes.instances import segment_instances
+    fg = np.zeros((100, 120), bool)
+    fg[1::4, 1::4] = True                                    # 25 x 30 = 750 separate specks
+    fg[2::4, 1::4] = True
+    labels, sizes = segment_instances(fg, min_seed_pixels=1, max_grow_px=2, min_pixels=1)
+    assert labels.dtype == np.uint16 and labels.max() == 750 and len(sizes) == 750
+    assert (sizes == 2).all()
+    assert (np.bincount(labels.ravel())[1:] == 2).all()
+    # Raster order of the seeds: the first speck in the top-left corner is 1, the last is 750.
+    assert labels[1, 1] == 1 and labels[97, 117] == 750
