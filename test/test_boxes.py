@@ -651,3 +651,141 @@ def test_instance_segmentation_with_more_than_255_instances():
     assert (np.bincount(labels.ravel())[1:] == 2).all()
     # Raster order of the seeds: the first speck in the top-left corner is 1, the last is 750.
     assert labels[1, 1] == 1 and labels[97, 117] == 750
+
+
+def test_speckle_beyond_65535_pieces_is_dropped_not_a_crash():
+    """A checkerboard (153600 one-pixel pieces, all below min_seed_pixels) gives no box; that
+    many pieces above it are refused with a message naming the option."""
+    board = np.indices((480, 640)).sum(axis=0) % 2 == 0
+    assert len(estimate_boxes(board, config=BoxEstimatorConfig(fit_stride=1))) == 0
+    with pytest.raises(ValueError, match='min_seed_pixels'):
+        estimate_boxes(board, config=BoxEstimatorConfig(fit_stride=1, min_seed_pixels=1,
+                                                        min_pixels=1))
+
+
+@pytest.mark.parametrize('stride', [2, 3, 5])
+@pytest.mark.parametrize('shape', [(1, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 3), (2, 5), (5, 2)])
+def test_grids_of_a_single_point_give_a_label_image(shape, stride):
+    cfg = BoxEstimatorConfig(fit_stride=stride, min_pixels=1, min_seed_pixels=1)
+    result = estimate_boxes(np.ones(shape, bool), config=cfg)
+    assert len(result) == 1 and result.labels.shape == shape and (result.labels == 1).all()
+
+
+def test_an_instance_one_grid_row_high_gets_image_corners():
+    """A 2-pixel-high strip (one grid row at stride 2) and its transpose: finite rectangles."""
+    mask = np.zeros((480, 640), np.uint8)
+    mask[100:102, 100:400] = 1
+    for m, expected in ((mask, [[99.5, 101.5], [399.5, 101.5], [399.5, 99.5], [99.5, 99.5]]),
+                        (mask.T.copy(), [[99.5, 99.5], [99.5, 399.5], [101.5, 399.5],
+                                         [101.5, 99.5]])):
+        box = estimate_boxes(m)[0]
+        np.testing.assert_allclose(box.corners_px, expected, atol=1e-4)
+        assert box.score == pytest.approx(1.0)
+
+
+def test_an_infinite_colour_line_threshold_finds_no_line():
+    cam = _camera()
+    boxes, floor = syn.pallet_scene(cam, rows=2, cols=2, distance_m=1.4, gap_m=0.0,
+                                    yaw_jitter_deg=0.0, seed=4)
+    scene = syn.render_scene(cam, boxes, floor, boundary_px=0, rim_m=0.002, seed=4)
+    plain = (scene.mask > 0).astype(np.uint8)
+    no_colour = estimate_boxes(plain, scene.depth_m, cam)
+    for threshold in (255.0, 1e10, float('inf')):
+        cfg = BoxEstimatorConfig(color_line_threshold=threshold)
+        result = estimate_boxes(plain, scene.depth_m, cam, color=scene.color, config=cfg)
+        np.testing.assert_array_equal(result.labels, no_colour.labels)
+
+
+@pytest.mark.parametrize('plane', [(0.0, 0.0, 1.0, 0.0), (0.0, 0.0, 1.0, 1.3),
+                                   (1.0, 0.0, 0.0, 0.05), (0.0, 0.0, -1.0, 0.001)])
+@pytest.mark.parametrize('name', ['working_plane', 'support_plane'])
+def test_planes_through_or_behind_the_camera_are_refused(name, plane):
+    with pytest.raises(ValueError, match=f'{name}.*optical axis in front'):
+        BoxEstimatorConfig(**{name: plane})
+
+
+def test_a_steep_working_plane_gives_poses_only_where_the_rays_meet_it():
+    """Rays that meet the plane behind the camera get no metric pose (2D rectangle only)."""
+    cam = _camera(160, 120, f=100.0)
+    mask = np.zeros((120, 160), np.uint8)
+    mask[10:40, 10:40] = 1                                  # upper left: rays y < 0
+    mask[80:110, 110:150] = 1                               # lower right: rays y > 0
+    # The plane y = 0.5 z - 0.3 ... meets the optical axis at z = 0.6 in front; rays with
+    # y/z < 0.5 meet it in front, y/z > 0.5 never: the lower box is partly beyond the horizon.
+    plane = np.array([0.0, 1.0, -0.5, 0.3])
+    cfg = BoxEstimatorConfig(working_plane=tuple(plane), min_pixels=50)
+    result = estimate_boxes(mask, None, cam, config=cfg)
+    assert len(result) == 2
+    up, low = sorted(result, key=lambda b: b.corners_px[:, 1].mean())
+    assert up.has_pose and np.all(np.isfinite(up.position_m)) and up.position_m[2] > 0
+    assert abs(plane[:3] @ up.position_m + plane[3]) < 1e-6
+    rays_y = (np.array([80, 110]) - cam.K[1, 2]) / cam.K[1, 1]
+    assert rays_y.max() > 0.5                               # the lower box crosses the horizon
+    assert not low.has_pose and np.all(np.isfinite(low.corners_px))
+
+
+@pytest.mark.parametrize('options, error, match', [
+    ({'fit_stride': 2.5}, TypeError, 'fit_stride must be an integer'),
+    ({'max_grow_px': float('inf')}, TypeError, 'max_grow_px must be an integer'),
+    ({'seed': None}, TypeError, 'seed must be an integer'),
+    ({'box_class_ids': '12'}, TypeError, 'box_class_ids must be a sequence'),
+    ({'boundary_class_ids': (1.5,)}, TypeError, 'boundary_class_ids'),
+    ({'find_support_plane': 'no'}, TypeError, 'find_support_plane must be True or False'),
+    ({'fit_stride': True}, TypeError, 'fit_stride must be an integer'),
+    ({'plane_threshold_m': float('nan')}, ValueError, 'plane_threshold_m=nan must be finite'),
+    ({'extent_trim': '0.1'}, TypeError, 'extent_trim must be a number'),
+])
+def test_config_option_types_are_checked_by_name(options, error, match):
+    with pytest.raises(error, match=match):
+        BoxEstimatorConfig(**options)
+
+
+def test_config_accepts_whole_floats_and_a_single_class_id():
+    """ROS double parameters (2.0) and a bare class id are what a user may pass."""
+    cfg = BoxEstimatorConfig(fit_stride=2.0, box_class_ids=1, seed=np.int64(3))
+    assert cfg.fit_stride == 2 and isinstance(cfg.fit_stride, int)
+    assert cfg.box_class_ids == (1,) and cfg.seed == 3
+
+
+def test_colour_is_checked_even_when_colour_edges_are_off():
+    mask = np.zeros((48, 64), np.uint8)
+    with pytest.raises(ValueError, match='color'):
+        estimate_boxes(mask, color='garbage', config=BoxEstimatorConfig(use_color_edges=False))
+    with pytest.raises(ValueError, match='color'):
+        estimate_boxes(mask, color=np.zeros((40, 64, 3), np.uint8),
+                       config=BoxEstimatorConfig(use_color_edges=False))
+
+
+@pytest.mark.parametrize('last_row', [[0.0, 0.0, 0.0], [1.0, 1.0, 5.0], [0.0, 0.0, 2.0]])
+def test_camera_matrix_must_have_the_projective_last_row(last_row):
+    k = np.array([[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], last_row])
+    with pytest.raises(ValueError, match=r'K\[2\] = \[0, 0, 1\]'):
+        CameraModel(K=k, D=np.zeros(5), width=640, height=480)
+
+
+def test_merge_candidates_are_fitted_on_their_window_exactly_as_on_the_whole_grid():
+    """The pair geometry of _merge_fragments on a cropped grid equals the whole-grid one."""
+    from enet_ros.boxes import estimator as est
+    cam = _camera()
+    boxes, floor = syn.pallet_scene(cam, rows=2, cols=3, distance_m=1.5, gap_m=0.02,
+                                    yaw_jitter_deg=3.0, seed=2)
+    scene = syn.render_scene(cam, boxes, floor, boundary_px=2, rim_m=0.002, seed=2)
+    depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(2))
+    cfg = BoxEstimatorConfig()
+    grid = est._Grid(cam, 0, 0, 640, 480, cfg.fit_stride)
+    frame = est._FrameData(grid, grid.take(depth))
+    labels = grid.take(scene.instance).astype(np.int32)
+    n = int(labels.max())
+    bounds = est._instance_bounds(labels, n)
+    for a, b in ((0, 1), (1, 4), (2, 5)):
+        pair = ((labels == a + 1) | (labels == b + 1)).astype(np.int32)
+        whole = est._metric_geometry(pair, frame, grid, cfg, 1)
+        r0, c0 = np.minimum(bounds[a, :2], bounds[b, :2])
+        r1, c1 = np.maximum(bounds[a, 2:], bounds[b, 2:])
+        win = (slice(r0, r1), slice(c0, c1))
+        ys, xs = np.nonzero(pair)
+        assert (ys.min(), xs.min(), ys.max() + 1, xs.max() + 1) == (r0, c0, r1, c1)
+        part = est._metric_geometry(pair[win], frame.crop(*win), grid, cfg, 1)
+        assert whole.ok[0] and part.ok[0]
+        for field in ('centre', 'normal', 'sides', 'corners_px', 'fill', 'rms'):
+            np.testing.assert_array_equal(getattr(part, field), getattr(whole, field))

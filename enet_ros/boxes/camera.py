@@ -87,6 +87,10 @@ class CameraModel:
         if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
             raise ValueError(f'CameraModel: K must be a finite 3x3 matrix with fx, fy > 0, got '
                              f'{np.asarray(self.K).tolist()}')
+        if k[1, 0] != 0.0 or k[2, 0] != 0.0 or k[2, 1] != 0.0 or k[2, 2] != 1.0:
+            raise ValueError(f'CameraModel: K must be upper triangular with K[2] = [0, 0, 1] '
+                             f'(sensor_msgs/CameraInfo k, row-major), got {k.tolist()}: pass '
+                             'camera_info.k reshaped to 3x3, not P or a transposed K')
         d = np.asarray(self.D if self.D is not None else [], dtype=np.float64).reshape(-1)
         if not np.all(np.isfinite(d)):
             raise ValueError(f'CameraModel: D must hold finite numbers, got {d.tolist()}: fix the '

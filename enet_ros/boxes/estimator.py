@@ -167,9 +167,23 @@ class BoxEstimatorConfig:
         Raises:
             ValueError: Naming the first invalid option and its allowed range.
         """
-        object.__setattr__(self, 'box_class_ids', tuple(int(c) for c in self.box_class_ids))
-        object.__setattr__(self, 'boundary_class_ids',
-                           tuple(int(c) for c in self.boundary_class_ids))
+        for name in ('box_class_ids', 'boundary_class_ids'):
+            object.__setattr__(self, name, _class_id_tuple(getattr(self, name), name))
+        for name in _INT_OPTIONS:
+            object.__setattr__(self, name, _integer_option(getattr(self, name), name))
+        for name in _BOOL_OPTIONS:
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f'BoxEstimatorConfig.{name} must be True or False, got '
+                                f'{getattr(self, name)!r}')
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        for name in _FLOAT_OPTIONS:
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float,
+                                                                             np.number)):
+                raise TypeError(f'BoxEstimatorConfig.{name} must be a number, got {value!r}')
+            if not math.isfinite(value) and name != 'color_line_threshold':
+                raise ValueError(f'BoxEstimatorConfig.{name}={value!r} must be finite')
+            object.__setattr__(self, name, float(value))
         if not self.box_class_ids:
             raise ValueError('BoxEstimatorConfig.box_class_ids must name at least one class id')
         if set(self.box_class_ids) & set(self.boundary_class_ids):
@@ -212,11 +226,55 @@ class BoxEstimatorConfig:
                 object.__setattr__(self, name, _normalise_plane(value, name))
 
 
+_INT_OPTIONS = ('min_pixels', 'min_seed_pixels', 'max_grow_px', 'depth_step_window_px',
+                'color_line_kernel_px', 'ransac_hypotheses', 'ransac_sample',
+                'refine_iterations', 'fit_stride', 'min_valid_pixels', 'support_band_px', 'seed')
+_BOOL_OPTIONS = ('use_color_edges', 'find_support_plane', 'label_image')
+_FLOAT_OPTIONS = ('depth_step_ratio', 'depth_step_min_m', 'depth_step_per_m2',
+                  'color_line_threshold', 'plane_threshold_m', 'plane_threshold_per_m2',
+                  'max_view_angle_deg', 'extent_trim', 'merge_fill_ratio', 'min_face_width_m',
+                  'merge_max_angle_deg', 'support_max_angle_deg', 'min_box_height_m')
+
+
+def _integer_option(value, name: str) -> int:
+    """``value`` as an int (a whole float such as a ROS double parameter 2.0 is accepted).
+
+    Raises:
+        TypeError: Naming the option, for bools, strings, None and fractional or infinite
+            numbers.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f'BoxEstimatorConfig.{name} must be an integer, got {value!r}')
+    if isinstance(value, (float, np.floating)) and not (math.isfinite(value)
+                                                        and float(value).is_integer()):
+        raise TypeError(f'BoxEstimatorConfig.{name} must be an integer, got {value!r}')
+    return int(value)
+
+
+def _class_id_tuple(value, name: str) -> Tuple[int, ...]:
+    """Class ids as a tuple of ints (one int is accepted as a one-element tuple).
+
+    Raises:
+        TypeError: Naming the option, for strings or non-integer ids.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return (int(value),)
+    if isinstance(value, (str, bytes)) or not hasattr(value, '__iter__'):
+        raise TypeError(f'BoxEstimatorConfig.{name} must be a sequence of integer class ids, '
+                        f'got {value!r}')
+    return tuple(_integer_option(c, name) for c in value)
+
+
 def _normalise_plane(value: Sequence[float], name: str) -> Plane:
     """Return ``value`` as an ``(a, b, c, d)`` tuple with a unit normal.
 
+    The plane must cross the optical axis in front of the camera, at least 1 cm from it (the
+    surface the camera looks at): ``-d / c`` in ``[0.01, inf)`` once ``(a, b, c)`` is a unit
+    normal.
+
     Raises:
-        ValueError: If it is not 4 finite numbers with a non-zero normal.
+        ValueError: If it is not 4 finite numbers with a non-zero normal, passes through or
+            behind the camera, or is parallel to the optical axis.
     """
     p = np.asarray(value, dtype=np.float64).reshape(-1)
     if p.size != 4 or not np.all(np.isfinite(p)) or np.linalg.norm(p[:3]) < 1e-9:
@@ -224,6 +282,11 @@ def _normalise_plane(value: Sequence[float], name: str) -> Plane:
                          'with a non-zero normal (a, b, c), camera optical frame, metres; got '
                          f'{value!r}')
     p = p / np.linalg.norm(p[:3])
+    if abs(p[2]) < 1e-6 or -p[3] / p[2] < 0.01:
+        raise ValueError(f'BoxEstimatorConfig.{name}={tuple(value)!r} does not cross the optical '
+                         'axis in front of the camera (a x + b y + c z + d = 0 in the camera '
+                         'optical frame, z forward, metres): e.g. a surface 1.5 m straight ahead '
+                         'is (0, 0, 1, -1.5)')
     return tuple(float(x) for x in p)
 
 
@@ -491,9 +554,11 @@ class _FrameData:
         ry: (h * w,) float32 ray y, or None.
         z: (h, w) float32 depth, metres (0 = invalid), or None without depth.
         valid: (h, w) bool valid depth, or None.
+        shape: ``(h, w)``.
     """
 
     def __init__(self, grid: _Grid, depth: Optional[np.ndarray]) -> None:
+        self.shape = grid.shape
         self.z = self.valid = None
         self.rays_z = self.rx = self.ry = None
         if grid.camera is not None:
@@ -520,6 +585,25 @@ class _FrameData:
     def take_z(self, idx: np.ndarray) -> np.ndarray:
         """Depth of the flat grid indices ``idx``, metres."""
         return self._zflat.take(idx)
+
+    def crop(self, rows: slice, cols: slice) -> '_FrameData':
+        """Return these grids on ``rows`` x ``cols`` of the grid (contiguous copies)."""
+        out = object.__new__(_FrameData)
+        out.rays_z = out.rx = out.ry = out.z = out.valid = out._zflat = None
+        if self.rays_z is not None:
+            table = self.rays_z.reshape((3,) + self.shape)[:, rows, cols]
+            out.rays_z = np.ascontiguousarray(table).reshape(3, -1)
+            out.rx, out.ry = out.rays_z[0], out.rays_z[1]
+            if self.z is not None:
+                out.z = out.rays_z[2].reshape(table.shape[1:])
+        elif self.z is not None:
+            out.z = np.ascontiguousarray(self.z[rows, cols])
+        if self.valid is not None:
+            out.valid = np.ascontiguousarray(self.valid[rows, cols])
+        if out.z is not None:
+            out._zflat = out.z.ravel()
+        out.shape = (out.valid if out.valid is not None else out.z).shape
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -836,6 +920,12 @@ def _plane_geometry(labels: np.ndarray, geo: _Geometry, plane: np.ndarray, frame
     sel = np.zeros(n, bool)
     sel[only] = True
     sel &= pts.counts >= 3
+    # Every ray of a box must meet the plane in front of the camera (t = -d / (n . r) > 0): a
+    # steep plane is met by part of the image only; boxes elsewhere keep the 2D rectangle.
+    den = pts.rx * np.float32(plane[0]) + pts.ry * np.float32(plane[1]) + np.float32(plane[2])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t = np.float32(-plane[3]) / den
+    sel &= np.all((t > 0) & np.isfinite(t) | ~pts.mask, axis=1)
     if not np.any(sel):
         return
     saved = geo.offset.copy()
@@ -861,10 +951,10 @@ def _image_rectangles(labels: np.ndarray, geo: _Geometry, frame: '_FrameData', g
     rows, cols = flat // width, flat % width
     bounds = np.concatenate([[0], np.cumsum(ext_counts)])
     for b in only:
-        if bounds[b + 1] - bounds[b] < 3:
+        if bounds[b + 1] == bounds[b]:
             continue
         sel = slice(bounds[b], bounds[b + 1])
-        uv = grid.to_pixels(rows[sel], cols[sel]).astype(np.float32)
+        uv = grid.to_pixels(rows[sel], cols[sel]).astype(np.float32).reshape(-1, 1, 2)
         (cu, cv), (w, h), ang = cv2.minAreaRect(uv)
         # The samples are cell corners: each stands for a stride x stride cell.
         w, h = w + grid.stride, h + grid.stride
@@ -899,6 +989,36 @@ def _adjacent_pairs(labels: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate(pairs).astype(np.int64), axis=0)
 
 
+#: Most instance pairs whose union is checked by :func:`_merge_fragments` per frame.
+_MAX_MERGE_PAIRS = 256
+
+
+def _instance_bounds(labels: np.ndarray, n: int) -> np.ndarray:
+    """(n, 4) int64 grid bounding rectangles ``(row0, col0, row1, col1)`` (ends exclusive).
+
+    Args:
+        labels: (h, w) integer grid labels 1..n (0 = none).
+        n: Number of labels.
+    """
+    width = labels.shape[1]
+    idx = np.flatnonzero(labels)
+    lab = labels.ravel().take(idx)
+    order = np.argsort(lab, kind='stable')                  # raster order kept per label
+    idx, lab = idx.take(order), lab.take(order)
+    starts = np.searchsorted(lab, np.arange(1, n + 1))
+    ends = np.searchsorted(lab, np.arange(1, n + 1), side='right')
+    rows, cols = np.divmod(idx, width)
+    out = np.zeros((n, 4), np.int64)
+    present = ends > starts
+    if np.any(present):
+        s, e = starts[present], ends[present]
+        out[present, 0] = rows[s]                           # rows ascend within a label
+        out[present, 2] = rows[e - 1] + 1
+        out[present, 1] = np.minimum.reduceat(cols, s)
+        out[present, 3] = np.maximum.reduceat(cols, s) + 1
+    return out
+
+
 def _merge_fragments(labels: np.ndarray, geo: _Geometry, frame: '_FrameData', grid: _Grid,
                      cfg: BoxEstimatorConfig) -> Tuple[np.ndarray, _Geometry]:
     """Merge instances cut out of one carton back together (greedy, best union first).
@@ -919,8 +1039,8 @@ def _merge_fragments(labels: np.ndarray, geo: _Geometry, frame: '_FrameData', gr
     if not np.any(frag):
         return labels, geo
     cos_max = np.cos(np.deg2rad(cfg.merge_max_angle_deg))
-    scored = []
-    for a, b in _adjacent_pairs(labels) - 1:
+    candidates = []
+    for a, b in (_adjacent_pairs(labels) - 1).tolist():
         if not (frag[a] or frag[b]) or not (geo.ok[a] and geo.ok[b]):
             continue
         if float(geo.normal[a] @ geo.normal[b]) < cos_max:
@@ -930,8 +1050,26 @@ def _merge_fragments(labels: np.ndarray, geo: _Geometry, frame: '_FrameData', gr
         if abs(geo.normal[a] @ geo.centre[b] + geo.offset[a]) > thr or abs(
                 geo.normal[b] @ geo.centre[a] + geo.offset[b]) > thr:
             continue
-        pair = ((labels == a + 1) | (labels == b + 1)).astype(np.int32)
-        g = _metric_geometry(pair, frame, grid, cfg, 1)
+        candidates.append((min(geo.fill[a], geo.fill[b]), a, b))
+    if not candidates:
+        return labels, geo
+    if len(candidates) > _MAX_MERGE_PAIRS:
+        # Bounded time on pathological masks (hundreds of irregular pieces): the pairs with the
+        # least rectangular fragment first.
+        LOGGER.debug('%d fragment pairs could merge; checking the %d least rectangular',
+                     len(candidates), _MAX_MERGE_PAIRS)
+        candidates = sorted(candidates)[:_MAX_MERGE_PAIRS]
+    bounds = _instance_bounds(labels, len(geo.ok))
+    scored = []
+    for _, a, b in candidates:
+        # The pair's geometry on the grid window around it (the same points in the same order
+        # as on the whole grid, so the same fit), not on the whole grid.
+        r0, c0 = np.minimum(bounds[a, :2], bounds[b, :2])
+        r1, c1 = np.maximum(bounds[a, 2:], bounds[b, 2:])
+        win = (slice(r0, r1), slice(c0, c1))
+        crop = labels[win]
+        pair = ((crop == a + 1) | (crop == b + 1)).astype(np.int32)
+        g = _metric_geometry(pair, frame.crop(*win), grid, cfg, 1)
         fill = g.fill[0] if g.ok[0] else 0.0
         if fill >= cfg.merge_fill_ratio and fill > max(geo.fill[a], geo.fill[b]):
             scored.append((fill, a, b))
@@ -1084,7 +1222,9 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
         _check_depth(depth, (height, width))
     # An empty (0 x 0) mask has no boxes, with or without a camera (which cannot be scaled to it).
     cam = camera if height == 0 or width == 0 else camera_for_image(camera, width, height)
-    color = _check_color(color, (height, width)) if cfg.use_color_edges else None
+    color = _check_color(color, (height, width))            # checked even when unused
+    if not cfg.use_color_edges:
+        color = None
     labels_full = np.zeros((height, width), np.int32) if cfg.label_image else None
     support = _plane_array(cfg.support_plane)
     fg = np.ascontiguousarray(fg)
@@ -1159,8 +1299,8 @@ def _upsample_labels(labels: np.ndarray, fg: np.ndarray, stride: int, out: np.nd
     lab = np.ascontiguousarray(labels, dtype=np.uint16)
     if stride > 1:
         # One ring grown into every unlabelled cell: cells without box pixels are cleared below.
-        grown = cv2.dilate(lab, _SQUARE_KERNEL)
-        cv2.copyTo(grown, cv2.compare(lab, 0, cv2.CMP_EQ), lab)
+        # (NumPy for the selection: OpenCV reads an (n, 1) array with n <= 4 as a scalar.)
+        lab = np.where(lab == 0, cv2.dilate(lab, _SQUARE_KERNEL), lab)
         lab = cv2.resize(lab, (lab.shape[1] * stride, lab.shape[0] * stride),
                          interpolation=cv2.INTER_NEAREST)[:fg.shape[0], :fg.shape[1]]
     # The box-pixel mask and the int32 conversion in one pass.

@@ -121,11 +121,16 @@ def color_line_cut(gray: np.ndarray, kernel_px: int, threshold: float) -> np.nda
         gray: (H, W) uint8 grey image.
         kernel_px: Side of the square structuring element, pixels; lines thinner than about
             ``kernel_px - 1`` respond.
-        threshold: Black-top-hat response threshold, grey levels (0..255).
+        threshold: Black-top-hat response threshold, grey levels (0..255; 255 or more, inf
+            included, finds no line).
 
     Returns:
         (H, W) bool line mask.
     """
+    if threshold >= 255:
+        # The response of a uint8 image is at most 255: nothing is a line. (OpenCV would turn a
+        # huge or infinite threshold into an overflowed integer and call everything a line.)
+        return np.zeros(np.shape(gray), bool)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_px, kernel_px))
     tophat = cv2.morphologyEx(np.ascontiguousarray(gray), cv2.MORPH_BLACKHAT, kernel)
     # cv2.threshold writes 0/1 directly: a valid bool array without a second pass.
@@ -134,13 +139,30 @@ def color_line_cut(gray: np.ndarray, kernel_px: int, threshold: float) -> np.nda
 
 
 def _seed_labels(seeds: np.ndarray, min_seed_pixels: int) -> Tuple[np.ndarray, int]:
-    """Seed labels of a 0/nonzero uint8 seed mask: uint8 when under 256 labels, else uint16."""
-    n_cc, cc = cv2.connectedComponents(seeds, connectivity=4, ltype=cv2.CV_16U)
+    """Seed labels of a 0/nonzero uint8 seed mask: uint8 when under 256 labels, else uint16.
+
+    Raises:
+        ValueError: If more than 65534 seeds of at least ``min_seed_pixels`` remain.
+    """
+    try:
+        n_cc, cc = cv2.connectedComponents(seeds, connectivity=4, ltype=cv2.CV_16U)
+    except cv2.error:
+        # Over 65535 components (speckle noise, most of them below min_seed_pixels): label in
+        # 32 bits, drop the small ones, and only then check the count.
+        n_cc, cc = cv2.connectedComponents(seeds, connectivity=4, ltype=cv2.CV_32S)
+        keep = np.bincount(cc.ravel(), minlength=n_cc) >= min_seed_pixels
+        keep[0] = False
+        n = int(keep.sum())
+        if n >= np.iinfo(np.uint16).max:
+            raise ValueError(f'{n} box seeds of at least {min_seed_pixels} pixels in one image: '
+                             'more than the 65534 supported; check the mask (noise?) or raise '
+                             'min_seed_pixels') from None
+        lut = np.zeros(n_cc, np.uint16)
+        lut[keep] = np.arange(1, n + 1, dtype=np.uint16)
+        cc = lut[cc]
+        return (cc.astype(np.uint8) if n < 256 else cc), n
     if n_cc <= 1:
         return np.zeros(seeds.shape, np.uint8), 0
-    if n_cc >= np.iinfo(np.uint16).max:
-        raise ValueError(f'{n_cc - 1} box seeds in one image: more than the 65534 supported; '
-                         'check the mask (noise?) or raise min_seed_pixels')
     if n_cc <= 256:
         # Few labels (the usual case): uint8 from here on, cheaper to count, look up and dilate.
         cc = cc.astype(np.uint8)
