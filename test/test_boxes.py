@@ -654,8 +654,11 @@ def test_instance_segmentation_with_more_than_255_instances():
 
 
 def test_speckle_beyond_65535_pieces_is_dropped_not_a_crash():
-    """A checkerboard (153600 one-pixel pieces, all below min_seed_pixels) gives no box; that
-    many pieces above it are refused with a message naming the option."""
+    """A checkerboard of 153600 one-pixel pieces gives no box, or a message naming the option.
+
+    All the pieces are below the default min_seed_pixels; with min_seed_pixels 1 there are
+    too many seeds, and the error says which option to raise.
+    """
     board = np.indices((480, 640)).sum(axis=0) % 2 == 0
     assert len(estimate_boxes(board, config=BoxEstimatorConfig(fit_stride=1))) == 0
     with pytest.raises(ValueError, match='min_seed_pixels'):
