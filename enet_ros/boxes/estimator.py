@@ -42,7 +42,9 @@ noise does not blur the outline) and an oriented rectangle is fitted in the plan
 from the minimum-area rectangle of the row-extreme points, sides from trimmed quantiles of all the
 points (a few stray pixels do not stretch it). An instance that is not rectangular (fill below
 ``merge_fill_ratio``) is merged into a coplanar neighbour when their union is a rectangle (one
-carton cut by a cable or crease). The label image is brought back to full resolution.
+carton cut by a cable or crease; at most 256 candidate pairs are checked per frame, the least
+rectangular fragments first, which bounds the time on masks of hundreds of irregular pieces).
+The label image is brought back to full resolution.
 
 Height is the distance from the top-face centre to ONE support plane per frame: the configured
 one, or the dominant level parallel to the tops found in a band of non-box pixels around the boxes
