@@ -51,20 +51,29 @@ def parse_size(text: str) -> tuple:
     return w, h
 
 
+def _writable_folder(folder: str, path: str, option: str) -> None:
+    """Create ``folder`` (for the output ``path`` given by ``option``) and check it is writable.
+
+    Raises:
+        ValueError: If it cannot be created or written, naming the option and the path.
+    """
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f'{option} {path!r}: cannot create the folder {folder!r} '
+                         f'({exc.strerror or exc}); choose a writable path') from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f'{option} {path!r}: the folder {folder!r} is not writable; choose a '
+                         'writable path')
+
+
 def _make_parent(path: str, option: str) -> str:
     """Create the folder that will hold ``path``; return it. Raise ValueError if that fails."""
     parent = os.path.dirname(os.path.abspath(path))
     if os.path.exists(parent) and not os.path.isdir(parent):
         raise ValueError(f'{option} {path!r}: {parent!r} is a file, not a folder; choose another '
                          'path')
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f'{option} {path!r}: cannot create the folder {parent!r} '
-                         f'({exc.strerror or exc}); choose a writable path') from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f'{option} {path!r}: the folder {parent!r} is not writable; choose a '
-                         'writable path')
+    _writable_folder(parent, path, option)
     return parent
 
 
@@ -108,11 +117,5 @@ def check_output_dir(path: str, option: str) -> str:
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f'{option} {path!r} is a file, expected an output folder: choose a '
                          'folder name')
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f'{option} {path!r}: cannot create the folder '
-                         f'({exc.strerror or exc}); choose a writable path') from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f'{option} {path!r} is not writable; choose another folder')
+    _writable_folder(path, path, option)
     return path
