@@ -175,23 +175,6 @@ def _seed_labels(seeds: np.ndarray, min_seed_pixels: int) -> Tuple[np.ndarray, i
     return relabel(cc, keep), n
 
 
-def label_seeds(fg: np.ndarray, cut: np.ndarray, min_seed_pixels: int) -> Tuple[np.ndarray, int]:
-    """Label the connected components of the box pixels that are not cut.
-
-    Args:
-        fg: (H, W) bool box pixels.
-        cut: (H, W) bool cut pixels (already grown by the caller if wanted).
-        min_seed_pixels: Smallest seed kept, pixels.
-
-    Returns:
-        ``(labels, n)``: (H, W) uint16 seed labels 1..n (0 = no seed) and the seed count.
-    """
-    seeds = cv2.bitwise_and(np.ascontiguousarray(fg).view(np.uint8),
-                            cv2.bitwise_not(np.ascontiguousarray(cut).view(np.uint8)))
-    labels, n = _seed_labels(seeds, min_seed_pixels)
-    return labels.astype(np.uint16, copy=False), n
-
-
 def relabel(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Renumber the kept labels 1..K in order and set the others to 0.
 
@@ -233,7 +216,18 @@ def label_counts(labels: np.ndarray, n: int) -> np.ndarray:
 
 
 def _grow(labels: np.ndarray, fg_u8: np.ndarray, max_grow_px: int) -> np.ndarray:
-    """:func:`grow_labels` on uint8 or uint16 labels, in place."""
+    """Give unlabelled box pixels the label of the nearest seed, one pixel ring at a time.
+
+    Each ring, an unlabelled box pixel takes the largest label among its 8 neighbours.
+
+    Args:
+        labels: (H, W) uint8 or uint16 seed labels (0 = none); modified in place and returned.
+        fg_u8: (H, W) uint8 0/1 pixels that may receive a label.
+        max_grow_px: Largest number of rings grown.
+
+    Returns:
+        The grown labels; box pixels further than ``max_grow_px`` rings from any seed stay 0.
+    """
     height, width = labels.shape
     todo = cv2.compare(labels, 0, cv2.CMP_EQ)
     todo = cv2.bitwise_and(todo, fg_u8, dst=todo)
@@ -264,21 +258,6 @@ def _grow(labels: np.ndarray, fg_u8: np.ndarray, max_grow_px: int) -> np.ndarray
             break
         left = n_todo
     return labels
-
-
-def grow_labels(labels: np.ndarray, fg: np.ndarray, max_grow_px: int) -> np.ndarray:
-    """Give unlabelled box pixels the label of the nearest seed, one pixel ring at a time.
-
-    Args:
-        labels: (H, W) uint16 seed labels (0 = none); modified in place and returned.
-        fg: (H, W) bool pixels that may receive a label.
-        max_grow_px: Largest number of rings grown.
-
-    Returns:
-        The grown (H, W) uint16 labels; box pixels further than ``max_grow_px`` rings from any
-        seed stay 0.
-    """
-    return _grow(labels, np.ascontiguousarray(fg).view(np.uint8), max_grow_px)
 
 
 def max_pool(mask: np.ndarray, stride: int) -> np.ndarray:
