@@ -1300,17 +1300,24 @@ def _upsample_labels(labels: np.ndarray, fg: np.ndarray, stride: int, out: np.nd
         labels: (h, w) integer grid labels (< 65535).
         fg: (H, W) bool box pixels of the region (H <= h * stride, W <= w * stride).
         stride: Grid step, pixels.
-        out: (H, W) int32 array that receives the labels (0 outside the box pixels).
+        out: (H, W) int32 array of zeros that receives the labels of the box pixels.
     """
     lab = np.ascontiguousarray(labels, dtype=np.uint16)
     if stride > 1:
         # One ring grown into every unlabelled cell: cells without box pixels are cleared below.
-        # (NumPy for the selection: OpenCV reads an (n, 1) array with n <= 4 as a scalar.)
-        lab = np.where(lab == 0, cv2.dilate(lab, _SQUARE_KERNEL), lab)
-        lab = cv2.resize(lab, (lab.shape[1] * stride, lab.shape[0] * stride),
+        # OpenCV throughout (fewer full-size passes than np.where): copyTo keeps the labelled
+        # cells' own labels over the dilation's maxima.
+        grown = cv2.dilate(lab, _SQUARE_KERNEL)
+        if lab.shape[1] > 1:
+            cv2.copyTo(lab, cv2.compare(lab, 0, cv2.CMP_NE), grown)
+        else:                           # OpenCV reads an (n, 1) array with n <= 4 as a scalar
+            grown = np.where(lab == 0, grown, lab)
+        lab = cv2.resize(grown.astype(np.int32), (lab.shape[1] * stride, lab.shape[0] * stride),
                          interpolation=cv2.INTER_NEAREST)[:fg.shape[0], :fg.shape[1]]
-    # The box-pixel mask and the int32 conversion in one pass.
-    np.multiply(lab, fg, out=out, casting='unsafe')
+    else:
+        lab = lab.astype(np.int32)
+    # Box pixels only (``out`` is zero elsewhere).
+    cv2.copyTo(lab, fg.view(np.uint8), out)
 
 
 _SQUARE_KERNEL = np.ones((3, 3), np.uint8)
@@ -1328,22 +1335,32 @@ def _build_boxes(geo: _Geometry, support: Optional[np.ndarray]) -> List[BoxEstim
     """Assemble :class:`BoxEstimate` objects (arrays are rows of fresh per-call arrays)."""
     n = len(geo.ok)
     ok = geo.ok
-    rot = np.zeros((n, 3, 3))
-    rot[ok, :, 0] = geo.x_axis[ok]
-    rot[ok, :, 2] = geo.normal[ok]
-    rot[ok, :, 1] = cross(geo.normal[ok], geo.x_axis[ok])
-    quats = np.full((n, 4), np.nan)
-    if np.any(ok):
-        quats[ok] = matrix_to_quaternion(rot[ok])
-    height = np.full(n, np.nan)
+    all_ok = bool(ok.all())
+    size = np.empty((n, 3))
+    if all_ok:                          # the usual case with depth: no boolean indexing
+        rot = np.empty((n, 3, 3))
+        rot[:, :, 0] = geo.x_axis
+        rot[:, :, 2] = geo.normal
+        rot[:, :, 1] = cross(geo.normal, geo.x_axis)
+        quats = matrix_to_quaternion(rot)
+        size[:, :2] = geo.sides
+        normal, centre = geo.normal, geo.centre
+    else:
+        rot = np.zeros((n, 3, 3))
+        rot[ok, :, 0] = geo.x_axis[ok]
+        rot[ok, :, 2] = geo.normal[ok]
+        rot[ok, :, 1] = cross(geo.normal[ok], geo.x_axis[ok])
+        quats = np.full((n, 4), np.nan)
+        if np.any(ok):
+            quats[ok] = matrix_to_quaternion(rot[ok])
+        size[:, :2] = np.nan
+        size[ok, :2] = geo.sides[ok]
+        normal = np.where(ok[:, None], geo.normal, np.nan)
+        centre = np.where(ok[:, None], geo.centre, np.nan)
+    size[:, 2] = np.nan
     if support is not None:
         h = geo.centre @ support[:3] + support[3]
-        height = np.where(ok & (h > 0), h, np.nan)
-    size = np.full((n, 3), np.nan)
-    size[ok, :2] = geo.sides[ok]
-    size[:, 2] = height
-    normal = np.where(ok[:, None], geo.normal, np.nan)
-    centre = np.where(ok[:, None], geo.centre, np.nan)
+        size[:, 2] = np.where(ok & (h > 0), h, np.nan)
     inlier = np.where(np.isfinite(geo.inlier_ratio), geo.inlier_ratio, 1.0)
     score = np.clip(np.where(ok, geo.fill * inlier, geo.fill), 0.0, 1.0).tolist()
     corners = geo.corners_px.astype(np.float32)
