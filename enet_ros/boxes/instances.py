@@ -211,7 +211,12 @@ def label_counts(labels: np.ndarray, n: int) -> np.ndarray:
     Returns:
         (n + 1,) int64 pixel count of each label (index 0: unlabelled pixels).
     """
-    hist = cv2.calcHist([np.ascontiguousarray(labels)], [0], None, [n + 1], [0, n + 1])
+    labels = np.ascontiguousarray(labels)
+    if labels.dtype == np.uint8:
+        # All 256 byte values over [0, 256): OpenCV's lookup-table path, about twice as fast
+        # as n + 1 bins over [0, n + 1).
+        return cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel()[:n + 1].astype(np.int64)
+    hist = cv2.calcHist([labels], [0], None, [n + 1], [0, n + 1])
     return hist.ravel().astype(np.int64)
 
 
