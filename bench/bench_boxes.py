@@ -21,7 +21,10 @@ Run from the repository root::
 Prints median and 90th-percentile wall time per call over repeated runs of a ray-cast 4 x 5
 carton layer at 1.5 m with RealSense-like uint16 depth, for several input combinations, next to a
 naive per-box baseline (a Python loop: one mask, one ``cv2.undistortPoints`` call, one
-least-squares plane and one ``cv2.minAreaRect`` per box) and the 5 ms target. The machine is
+least-squares plane and one ``cv2.minAreaRect`` per box) and the 5 ms target. The case "as the
+node runs it" calls the estimator as ``enet_ros.ros.node`` does with its parameters' defaults (the
+config from ``enet_ros.ros.params.box_config_kwargs``, the class ids with the box_boundary class,
+depth and the colour image, no label image). The machine is
 shared and noisy: compare medians, and look at the load averages printed before and after them.
 "min" is the least disturbed run; "proc cpu" the median CPU time of this process per call (all
 its threads: OpenCV's workers included), "thread cpu" that of the calling thread alone.
@@ -35,6 +38,7 @@ import time
 import cv2
 from enet_ros.boxes import BoxEstimatorConfig, CameraModel, estimate_boxes
 from enet_ros.boxes import synthetic as syn
+from enet_ros.ros import params
 import numpy as np
 
 TARGET_MS = 5.0
@@ -115,6 +119,11 @@ def main() -> int:
     scene = syn.render_scene(camera, boxes, floor, boundary_px=2, rim_m=0.002, seed=1)
     depth = syn.realsense_depth(scene.depth_m, np.random.default_rng(0))
     plain = np.where(scene.mask > 0, 1, 0).astype(np.uint8)
+    no_labels = BoxEstimatorConfig(label_image=False)
+    # The node's configuration, built as the node builds it from its parameters' defaults: the
+    # model's class ids (box and box_boundary), depth and the colour image, no label image.
+    defaults = {spec.name: spec.default for spec in params.PARAMS}
+    node = BoxEstimatorConfig(**params.box_config_kwargs(defaults))
 
     cases = [
         ('depth, stride 2 (default)', lambda: estimate_boxes(plain, depth, camera), plain),
@@ -122,9 +131,11 @@ def main() -> int:
          plain),
         ('depth + boundary class', lambda: estimate_boxes(scene.mask, depth, camera),
          scene.mask),
-        ('depth, no label image (as the node)',
-         lambda: estimate_boxes(plain, depth, camera,
-                                config=BoxEstimatorConfig(label_image=False)), plain),
+        ('depth, no label image', lambda: estimate_boxes(plain, depth, camera, config=no_labels),
+         plain),
+        ('as the node runs it (its defaults)',
+         lambda: estimate_boxes(scene.mask, depth, camera, color=scene.color, config=node),
+         scene.mask),
         ('depth, no support-plane search',
          lambda: estimate_boxes(plain, depth, camera,
                                 config=BoxEstimatorConfig(find_support_plane=False)), plain),
