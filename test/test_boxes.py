@@ -490,17 +490,19 @@ def test_camera_and_config_of_the_wrong_type_are_named():
         estimate_boxes(mask, None, None, config={'a': 1})
 
 
-def test_float_depth_in_millimetres_warns():
+def test_float_depth_in_millimetres_is_refused():
     cam = _camera(64, 48, f=60.0)
     mask = np.zeros((48, 64), np.uint8)
     mask[10:40, 10:50] = 1
     depth_m = np.full((48, 64), 1.0, np.float32)
     depth_m[10:40, 10:50] = 0.8
-    with pytest.warns(UserWarning, match=r'median valid value is \d+ m: it looks like mill'):
+    with pytest.raises(ValueError, match=r'median valid value is 1000 m: it looks like '
+                                         r'millimetres. Divide it by 1000'):
         estimate_boxes(mask, depth_m * 1000.0, cam)
     with warnings.catch_warnings():
-        warnings.simplefilter('error')  # metres: no warning
-        estimate_boxes(mask, depth_m, cam)
+        warnings.simplefilter('error')  # metres: no warning, no error
+        result = estimate_boxes(mask, depth_m, cam)
+    assert len(result) == 1 and abs(result[0].position_m[2] - 0.8) < 0.01
 
 
 def test_box_class_ids_are_configurable():
@@ -764,6 +766,27 @@ def test_camera_matrix_must_have_the_projective_last_row(last_row):
     k = np.array([[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], last_row])
     with pytest.raises(ValueError, match=r'K\[2\] = \[0, 0, 1\]'):
         CameraModel(K=k, D=np.zeros(5), width=640, height=480)
+
+
+@pytest.mark.parametrize('fx,fy,cx,cy,match', [
+    (600.0, 600.0, 5000.0, 240.0, r'principal point \(cx, cy\) = \(5000, 240\) px lies outside'),
+    (600.0, 600.0, 320.0, -4000.0, 'principal point'),
+    (1e-9, 1e-9, 320.0, 240.0, r'field of view of 180 x 180 degrees'),
+    (1e12, 600.0, 320.0, 240.0, r'field of view of 3.67e-08 x 43.6 degrees'),
+    (1.2, 1.2, 320.0, 240.0, 'field of view'),   # fx in millimetres, not pixels
+])
+def test_implausible_intrinsics_are_refused(fx, fy, cx, cy, match):
+    k = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match=match):
+        CameraModel(K=k, D=np.zeros(5), width=640, height=480)
+
+
+@pytest.mark.parametrize('fx,cx,cy', [(600.0, 0.0, 480.0), (600.0, 640.0, 0.0),
+                                      (3.0, 320.0, 240.0), (250000.0, 319.5, 239.5)])
+def test_intrinsics_at_the_plausible_limits_are_accepted(fx, cx, cy):
+    k = np.array([[fx, 0.0, cx], [0.0, fx, cy], [0.0, 0.0, 1.0]])
+    camera = CameraModel(K=k, D=np.zeros(5), width=640, height=480)
+    assert camera.K[0, 2] == cx and camera.K[0, 0] == fx
 
 
 def test_merge_candidates_are_fitted_on_their_window_exactly_as_on_the_whole_grid():

@@ -339,6 +339,50 @@ def test_camera_info_scaled_or_rejected_and_counted(scene):
 
 
 @pytest.mark.timeout(240)
+def test_unusable_box_inputs_are_refused_counted_and_the_node_goes_on(scene):
+    """No frame_id, float depth in millimetres, implausible K: no poses, a counted reason."""
+    with Harness(domain_id(OFFSET + 8), node_params(), namespace(OFFSET + 8),
+                 segmenter=GroundTruthSegmenter(scene.mask)) as h:
+        rig = BoxRig(h, scene)
+        rig.send_info(camera_info())
+        # An image without frame_id: a pose in no frame is unusable.
+        rig.send_frame('', T0)
+        assert rig.boxes.wait_for(lambda msgs: len(msgs) > 0, 1.0) is False
+        status = rig.status(lambda v: v.get('box_failures') == '1')
+        assert status is not None and status.level == b'\x01'
+        assert 'empty frame_id' in {v.key: v.value for v in status.values}['box_last_problem']
+        # 32FC1 depth holding millimetres: refused, not read as kilometres.
+        stamp = T0 + 100 * MS
+        rig.depth_pub.publish(make_image(scene.depth.astype(np.float32), '32FC1', 'depth_mm',
+                                         stamp))
+        msg = make_image(scene.rgb, 'rgb8', 'float_mm', stamp)
+        rig.image_pub.publish(msg)
+        assert rig.mask.wait_for(lambda msgs: any(m.header == msg.header for m in msgs),
+                                 TIMEOUT)
+        assert rig.boxes.wait_frame('float_mm', 1.0) is None
+        status = rig.status(lambda v: v.get('box_failures') == '2')
+        assert status is not None
+        assert 'it looks like millimetres' in {v.key: v.value
+                                               for v in status.values}['box_last_problem']
+        # A K whose principal point lies far outside the image: refused as camera_info.
+        bad = camera_info()
+        bad.k[2], bad.k[5] = 5000.0, -4000.0
+        rig.send_info(bad)
+        rig.send_frame('bad_k', T0 + 200 * MS)
+        assert rig.boxes.wait_frame('bad_k', 1.0) is None
+        status = rig.status(lambda v: v.get('camera_info_problems') == '1')
+        assert status is not None
+        assert 'principal point' in {v.key: v.value for v in status.values}['box_last_problem']
+        # Good inputs again: poses again, and every frame was processed.
+        rig.send_info(camera_info())
+        rig.send_frame('good', T0 + 300 * MS)
+        boxes, _, _ = rig.outputs('good')
+        assert boxes is not None and len(boxes.poses) == 6
+        stats = h.node._box_stats
+        assert (stats.failures, stats.camera_info_problems, stats.frames) == (2, 1, 1)
+
+
+@pytest.mark.timeout(240)
 def test_target_frame_without_tf2_warns_once_and_keeps_the_camera_frame(scene, monkeypatch):
     """target_frame set, tf2_ros missing: one warning, camera-frame output."""
     monkeypatch.setattr(tf, 'tf2_ros_module', lambda: None)
@@ -555,6 +599,15 @@ def test_marker_layout():
     assert all(m.header.frame_id == 'camera_color_optical_frame' for m in msg.markers)
     empty = box_messages.marker_array(_header(), box_messages.BoxPoses.from_boxes([]), 1.0)
     assert len(empty.markers) == 1 and empty.markers[0].action == Marker.DELETEALL
+
+
+def test_marker_lifetime_carries_rounded_nanoseconds_into_seconds():
+    """A lifetime a hair below a whole second is that second, not 0 (which means forever)."""
+    for lifetime, expected in ((0.9999999999, (1, 0)), (1.9999999999, (2, 0)),
+                               (2.5, (2, 500_000_000)), (0.25, (0, 250_000_000)), (0.0, (0, 0)),
+                               (3e-9, (0, 3))):
+        msg = box_messages.marker_array(_header(), _poses(), lifetime_s=lifetime)
+        assert {(m.lifetime.sec, m.lifetime.nanosec) for m in msg.markers[1:]} == {expected}
 
 
 class _FakeVision:

@@ -34,6 +34,12 @@ LOGGER = logging.getLogger(__name__)
 # of D that OpenCV's pinhole functions accept for them.
 SUPPORTED_DISTORTION_MODELS = {'plumb_bob': (4, 5), 'rational_polynomial': (8,)}
 
+# Plausible field of view of a pinhole (plumb_bob / rational_polynomial) camera along each image
+# axis, degrees: focal lengths outside this range mean K is not in pixels of the stated image
+# size (e.g. millimetres, or a K for another resolution), and would give absurd poses.
+MIN_FIELD_OF_VIEW_DEG = 0.1
+MAX_FIELD_OF_VIEW_DEG = 179.0
+
 # Undistortion of the per-pixel ray table: OpenCV's default (5 fixed-point iterations) leaves up to
 # a pixel of error at the border of wide lenses; this table is computed once per camera, so iterate
 # to convergence instead.
@@ -71,8 +77,10 @@ class CameraModel:
             fisheye ``'equidistant'`` model is rejected: rectify those images first (image_proc).
 
     Raises:
-        ValueError: On a malformed ``K``, a non-finite ``D`` or one whose length does not fit the
-            model, an unsupported model, or a size that is not a positive whole number.
+        ValueError: On a malformed ``K`` (also: a principal point outside the image, or focal
+            lengths giving a field of view outside :data:`MIN_FIELD_OF_VIEW_DEG` ..
+            :data:`MAX_FIELD_OF_VIEW_DEG`), a non-finite ``D`` or one whose length does not fit
+            the model, an unsupported model, or a size that is not a positive whole number.
     """
 
     K: np.ndarray
@@ -113,6 +121,18 @@ class CameraModel:
         width, height = _pixel_count('width', self.width), _pixel_count('height', self.height)
         if width <= 0 or height <= 0:
             raise ValueError(f'CameraModel: image size must be positive, got {width}x{height}')
+        cx, cy = k[0, 2], k[1, 2]
+        if not (0.0 <= cx <= width and 0.0 <= cy <= height):
+            raise ValueError(f'CameraModel: the principal point (cx, cy) = ({cx:g}, {cy:g}) px '
+                             f'lies outside the {width}x{height} image: K does not belong to '
+                             'this image size; fix the calibration or the camera_info size')
+        fov = np.degrees(2.0 * np.arctan2([0.5 * width, 0.5 * height], [k[0, 0], k[1, 1]]))
+        if not (MIN_FIELD_OF_VIEW_DEG <= fov.min() and fov.max() <= MAX_FIELD_OF_VIEW_DEG):
+            raise ValueError(f'CameraModel: fx = {k[0, 0]:g}, fy = {k[1, 1]:g} px give a field '
+                             f'of view of {fov[0]:.3g} x {fov[1]:.3g} degrees on the '
+                             f'{width}x{height} image, outside the plausible '
+                             f'{MIN_FIELD_OF_VIEW_DEG:g}..{MAX_FIELD_OF_VIEW_DEG:g}: K is not '
+                             'in pixels of this image; fix the calibration')
         object.__setattr__(self, 'K', k)
         object.__setattr__(self, 'D', d)
         object.__setattr__(self, 'width', width)

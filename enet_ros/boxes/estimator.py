@@ -59,7 +59,6 @@ import dataclasses
 import logging
 import math
 from typing import Iterator, List, Optional, Sequence, Tuple
-import warnings
 
 import cv2
 from enet_ros.boxes.camera import camera_for_image, CameraModel
@@ -440,8 +439,8 @@ def depth_to_metres(depth: np.ndarray, shape: Optional[Tuple[int, int]] = None
     ``uint16`` is millimetres (REP 118 ``16UC1``; 0 = no data); ``float32``/``float64`` is metres
     (``32FC1``; NaN, inf, 0 or negative = no data). Other dtypes are rejected, never guessed.
     Float depth whose median valid value exceeds :data:`MAX_PLAUSIBLE_DEPTH_M` (100 m) is almost
-    certainly millimetres in a float image: it is still read as metres, with a ``UserWarning``
-    (``warnings.warn``: shown once per call site) that names the mistake.
+    certainly millimetres in a float image: it is refused with an error that names the mistake
+    (read as metres it would put every box 1000 times too far).
 
     Args:
         depth: (H, W) or (H, W, 1) depth image (z along the optical axis, not the ray length).
@@ -451,7 +450,7 @@ def depth_to_metres(depth: np.ndarray, shape: Optional[Tuple[int, int]] = None
         ``(depth_m, valid)``: (H, W) float32 metres (0 where invalid) and (H, W) bool.
 
     Raises:
-        ValueError: On a shape or dtype mismatch.
+        ValueError: On a shape or dtype mismatch, or float depth that looks like millimetres.
     """
     d = np.asarray(depth)
     if d.ndim == 3 and d.shape[2] == 1:
@@ -468,9 +467,9 @@ def depth_to_metres(depth: np.ndarray, shape: Optional[Tuple[int, int]] = None
     sample = sample[sample > 0]
     median = float(np.median(sample)) if sample.size else 0.0
     if median > MAX_PLAUSIBLE_DEPTH_M:
-        warnings.warn(f'float depth is read as metres, but its median valid value is '
-                      f'{median:.0f} m: it looks like millimetres. Divide it by 1000, or pass '
-                      'the uint16 millimetre image (16UC1) as it is', UserWarning, stacklevel=2)
+        raise ValueError(f'float depth is metres (32FC1, REP 118), but its median valid value '
+                         f'is {median:.0f} m: it looks like millimetres. Divide it by 1000, or '
+                         'pass the uint16 millimetre image (16UC1) as it is')
     return dm, valid
 
 
@@ -1193,8 +1192,9 @@ def estimate_boxes(mask: np.ndarray, depth: Optional[np.ndarray] = None,
         The boxes, the (H, W) int32 instance label image and the support plane used.
 
     Raises:
-        ValueError: On inputs of the wrong shape or dtype, a depth or working plane without a
-            camera, or a camera whose aspect ratio differs from the image's.
+        ValueError: On inputs of the wrong shape or dtype, float depth that looks like
+            millimetres, a depth or working plane without a camera, or a camera whose aspect
+            ratio differs from the image's.
         TypeError: If ``camera`` is not a :class:`CameraModel` or ``config`` not a
             :class:`BoxEstimatorConfig`.
     """

@@ -216,8 +216,10 @@ def marker_array(header: Any, poses: BoxPoses, lifetime_s: float) -> Any:
     from builtin_interfaces.msg import Duration
     from std_msgs.msg import ColorRGBA
     from visualization_msgs.msg import Marker, MarkerArray
-    sec = int(math.floor(lifetime_s))
-    lifetime = Duration(sec=sec, nanosec=int(round((lifetime_s - sec) * 1e9)) % 1_000_000_000)
+    # Whole nanoseconds, rounded once, then split (a fraction that rounds up to a whole second
+    # carries into sec instead of wrapping to 0, which would mean "never expires").
+    total_ns = int(round(lifetime_s * 1e9))
+    lifetime = Duration(sec=total_ns // 1_000_000_000, nanosec=total_ns % 1_000_000_000)
     clear = Marker()
     clear.header = header
     clear.action = Marker.DELETEALL

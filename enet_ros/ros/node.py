@@ -602,10 +602,10 @@ class EnetNode(Node):
         Called by the worker once per processed frame, after the image outputs. It does nothing
         unless box poses are possible (``use_depth`` with a paired depth, or a working plane),
         ``publish_boxes`` is set and someone subscribes to ``~/boxes``, ``~/markers`` or
-        ``~/detections``. Problems (no or unusable camera_info, a failed estimate, no transform
-        to ``target_frame``) are logged (throttled), counted in the diagnostics and skip the
-        frame's box outputs; they never stop the worker. The colour image of the frame is
-        :attr:`_frame_in_progress` ``.rgb``.
+        ``~/detections``. Problems (an image without frame_id, no or unusable camera_info, a
+        failed estimate, no transform to ``target_frame``) are logged (throttled), counted in
+        the diagnostics and skip the frame's box outputs; they never stop the worker. The
+        colour image of the frame is :attr:`_frame_in_progress` ``.rgb``.
 
         Args:
             header: The input image's header, copied to every box output (frame_id: the
@@ -623,6 +623,14 @@ class EnetNode(Node):
             return
         if not any(pub.get_subscription_count() > 0 for pub in
                    (self._boxes_pub, self._markers_pub, self._detections_pub)):
+            return
+        if not str(header.frame_id).strip():
+            # A pose in no frame is unusable (tf, planners and RViz all need one): refuse it.
+            self._box_problem('failures', 'box-frame-id',
+                              'the image header has an empty frame_id: box poses need the '
+                              'camera optical frame (REP 103); set the frame id of the camera '
+                              'driver (e.g. camera_color_optical_frame); no box outputs for '
+                              'this frame')
             return
         height, width = result.class_ids.shape[:2]
         camera = self._camera_for(camera_info, width, height)
