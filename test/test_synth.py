@@ -274,6 +274,39 @@ def test_cli_refuses_to_overwrite(dataset, capsys):
         cli_main(['synth', '--out', str(dataset), '--size', '640by480'])
 
 
+@pytest.mark.parametrize('make_args,message', [
+    (lambda d: ['--out', str(d / 'file')], 'is a file, expected an output folder'),
+    (lambda d: ['--out', str(d / 'file' / 'sub')], 'cannot create the folder'),
+    (lambda d: ['--out', str(d / 'o'), '--bag', str(d / 'o')], 'give the bag a folder of its own'),
+    (lambda d: ['--out', str(d / 'o'), '--bag', str(d / 'o' / 'rgb')], 'one of its sub-folders'),
+    (lambda d: ['--out', str(d / 'o'), '--bag', str(d / 'file' / 'bag')],
+     'is a file, not a folder'),
+])
+def test_cli_names_impossible_output_paths(tmp_path, capsys, make_args, message):
+    (tmp_path / 'file').write_text('not a folder')
+    argv = ['synth', *make_args(tmp_path), '--count', '1', '--size', SIZE]
+    assert cli_main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and 'Traceback' not in err
+    assert not (tmp_path / 'o' / 'dataset.json').exists()
+
+
+def test_overwrite_with_fewer_scenes_removes_the_old_scenes_files(tmp_path):
+    out = tmp_path / 'ds'
+    _synth(out, 3, '--preview')
+    assert len(list((out / 'rgb').iterdir())) == 3
+    (out / 'notes.txt').write_text('mine')                 # not a scene file: kept
+    argv = ['synth', '--out', str(out), '--count', '1', '--seed', '3', '--size', SIZE,
+            '--overwrite', '--log-level', 'WARNING']
+    assert cli_main(argv) == 0
+    for sub, ext in (('rgb', 'png'), ('mask', 'png'), ('instance', 'png'), ('depth', 'png'),
+                     ('camera_info', 'yaml'), ('gt', 'json')):
+        assert sorted(p.name for p in (out / sub).iterdir()) == [f'000000.{ext}'], sub
+    assert list((out / 'preview').iterdir()) == []
+    assert (out / 'notes.txt').read_text() == 'mine'
+    assert json.loads((out / 'dataset.json').read_text())['scenes'] == ['000000']
+
+
 def test_bag_round_trip(dataset):
     rosbags = pytest.importorskip('rosbags')
     del rosbags

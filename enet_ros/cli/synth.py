@@ -77,7 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--preview', action='store_true',
                         help='also write preview/NAME.png (colour | classes | depth)')
     parser.add_argument('--overwrite', action='store_true',
-                        help='allow writing into a folder that already holds a dataset.json')
+                        help='replace the dataset of a folder that already holds a '
+                        'dataset.json (the scene files it lists are removed first; other files '
+                        'stay)')
 
 
 def _config(args: argparse.Namespace):
@@ -111,10 +113,43 @@ def _work(task):
     return summary, ((sample, json_text(sample.gt)) if want_sample else None)
 
 
+def _remove_previous_scenes(out: str) -> None:
+    """Delete the scene files that ``out/dataset.json`` lists (before ``--overwrite``).
+
+    A smaller new ``--count`` would otherwise leave the old scenes' files behind next to the new
+    ones. Only the files named by the old dataset.json are removed; anything else stays.
+
+    Raises:
+        ValueError: If the old dataset.json cannot be read (naming the fix).
+    """
+    import json
+    path = os.path.join(out, 'dataset.json')
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path, encoding='utf-8') as f:
+            doc = json.load(f)
+        names = [str(n) for n in doc['scenes']]
+        patterns = dict(doc['files'])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f'--overwrite: cannot read the previous {path} ({exc}) to remove its '
+                         'scenes; delete the folder by hand or choose another --out') from None
+    for pattern in patterns.values():
+        for name in names:
+            file = os.path.join(out, str(pattern).format(name=name))
+            if os.path.isfile(file):
+                os.remove(file)
+    for name in names:
+        file = os.path.join(out, 'preview', f'{name}.png')
+        if os.path.isfile(file):
+            os.remove(file)
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset; print a short report; return 0 on success."""
     from tqdm import tqdm
 
+    from enet_ros.cli.common import check_output_dir, check_output_file
     from enet_ros.synth import CLASS_COLORS, CLASS_NAMES, IGNORE_LABEL, LAYOUTS, SYNTH_VERSION
     from enet_ros.synth.bag import SynthBagWriter, TOPICS
     from enet_ros.synth.groundtruth import FRAME_ID
@@ -134,9 +169,20 @@ def run(args: argparse.Namespace) -> int:
                          'another --out')
     if args.bag and os.path.exists(args.bag):
         raise ValueError(f'--bag {args.bag} exists; remove it or choose another path')
+    if args.bag and os.path.abspath(args.bag) in {os.path.abspath(os.path.join(out, sub))
+                                                  for sub in ('',) + SUBDIRS + ('preview',)}:
+        raise ValueError(f'--bag {args.bag} is the dataset folder --out {out} or one of its '
+                         f'sub-folders; give the bag a folder of its own, e.g. '
+                         f'{os.path.join(out, "bag")}')
+    check_output_dir(out, '--out')
+    if args.bag:
+        check_output_file(args.bag, '--bag', example='bag')     # creates its parent folder
+    if args.overwrite:
+        _remove_previous_scenes(out)
     prepare_output(out, preview=args.preview)
-    tasks = [(args.seed, i, cfg, out, args.preview, bool(args.bag), args.workers > 1)
-             for i in range(args.count)]
+    # Lazy: a huge --count streams scenes instead of building the whole task list first.
+    tasks = ((args.seed, i, cfg, out, args.preview, bool(args.bag), args.workers > 1)
+             for i in range(args.count))
     bag = None
     if args.bag:
         bag = SynthBagWriter(args.bag, storage=args.bag_storage,
@@ -152,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             results = pool.imap(_work, tasks)
         else:
             results = map(_work, tasks)
-        for summary, payload in tqdm(results, total=len(tasks), unit='scene', desc='synth'):
+        for summary, payload in tqdm(results, total=args.count, unit='scene', desc='synth'):
             for key in stats:
                 stats[key] += summary[key]
             layouts[summary['layout']] = layouts.get(summary['layout'], 0) + 1
