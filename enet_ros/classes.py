@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from enet_ros.model.checkpoint import CheckpointError, ClassInfo
 
@@ -115,25 +115,102 @@ BOXES = ClassInfo(
 BUILTIN = {'camvid': CAMVID, 'cityscapes': CITYSCAPES, 'boxes': BOXES}
 
 
-def class_info_from_mapping(data: Mapping[str, Any], where: str = 'class file') -> ClassInfo:
+def class_info_from_mapping(data: Mapping[str, Any], where: str = 'class file', *,
+                            allow_ignored_class: bool = False) -> ClassInfo:
     """Build a :class:`ClassInfo` from a mapping with names, colors and ignore_index.
 
     The mapping is ``{'names': [...], 'colors': [[r, g, b], ...], 'ignore_index': k}``.
 
     ``colors`` may be omitted (a fixed palette is used); ``ignore_index`` defaults to None.
 
+    Args:
+        data: The mapping (the content of a classes YAML / JSON file).
+        where: The file it comes from, for the error messages.
+        allow_ignored_class: Accept an ``ignore_index`` that is one of the class ids ``0..C-1``
+            (a model whose output channels include a void class, e.g. CamVid's). Refused by
+            default: training would then never learn nor score that class.
+
     Raises:
-        CheckpointError: If ``names`` is missing or the lists disagree in length.
+        CheckpointError: Naming ``where``, the bad entry and the fix, if ``names`` is missing,
+            empty, holds a null / empty / non-string or duplicated name; if ``colors`` is not one
+            ``[r, g, b]`` triple of integers 0..255 per name; if ``ignore_index`` is not an
+            integer, is out of range or (unless ``allow_ignored_class``) is a class id.
     """
-    if 'names' not in data or not isinstance(data['names'], (list, tuple)) or not data['names']:
+    names = data.get('names')
+    if not isinstance(names, (list, tuple)) or not names:
         raise CheckpointError(
-            f"{where}: needs a non-empty 'names' list (and optional 'colors', 'ignore_index')"
+            f"{where}: needs a non-empty 'names' list (and optional 'colors', 'ignore_index'), "
+            f'got names: {names!r}'
         )
-    names = [str(n) for n in data['names']]
-    colors = data.get('colors') or [default_color(i) for i in range(len(names))]
-    return ClassInfo.from_dict(
-        {'names': names, 'colors': colors, 'ignore_index': data.get('ignore_index')}
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise CheckpointError(
+                f'{where}: names[{i}] is {name!r}; every class name must be a non-empty string '
+                "(quote names YAML reads as numbers, booleans or null, e.g. '1', 'no')"
+            )
+    first: Dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise CheckpointError(
+                f'{where}: class name {name!r} appears twice (names[{first[name]}] and '
+                f'names[{i}]); class names must be unique: rename or remove one'
+            )
+        first[name] = i
+    return ClassInfo(
+        names=tuple(names),
+        colors=_colors(data.get('colors'), len(names), where),
+        ignore_index=_ignore_index(data.get('ignore_index'), list(names), where,
+                                   allow_ignored_class),
     )
+
+
+def _colors(colors: Any, count: int, where: str) -> Tuple[Tuple[int, int, int], ...]:
+    """Return ``colors`` checked as ``count`` (r, g, b) integer triples, or the default palette."""
+    if colors is None:
+        return tuple(default_color(i) for i in range(count))
+    if not isinstance(colors, (list, tuple)):
+        raise CheckpointError(
+            f"{where}: 'colors' is {colors!r}; it must be a list of [r, g, b] triples of "
+            'integers 0..255, one per name (or leave it out for a default palette)'
+        )
+    if len(colors) != count:
+        raise CheckpointError(
+            f"{where}: {count} class names but {len(colors)} 'colors'; give one [r, g, b] per "
+            'name (or leave colors out for a default palette)'
+        )
+    out = []
+    for i, c in enumerate(colors):
+        if (not isinstance(c, (list, tuple)) or len(c) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255
+                           for v in c)):
+            raise CheckpointError(
+                f'{where}: colors[{i}] is {c!r}; each colour must be [r, g, b] with integers '
+                '0..255'
+            )
+        out.append((int(c[0]), int(c[1]), int(c[2])))
+    return tuple(out)
+
+
+def _ignore_index(value: Any, names: List[str], where: str,
+                  allow_ignored_class: bool) -> Optional[int]:
+    """Return ``value`` checked as an ignore index of the class list ``names`` (None: none)."""
+    count = len(names)
+    if value is None:
+        return None
+    limit = max(count, 256)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < limit:
+        raise CheckpointError(
+            f'{where}: ignore_index is {value!r}; it must be an integer in {count}..{limit - 1}, '
+            'the mask value of unlabelled pixels (usually 255), or left out'
+        )
+    if value < count and not allow_ignored_class:
+        raise CheckpointError(
+            f'{where}: ignore_index {value} is the id of class {names[value]!r} (class ids are '
+            f'0..{count - 1}), so that class would never be trained or scored; use a value '
+            f'outside 0..{count - 1} such as 255 (the mask value of unlabelled pixels), or '
+            'remove ignore_index'
+        )
+    return value
 
 
 def default_color(index: int) -> tuple:
@@ -144,30 +221,52 @@ def default_color(index: int) -> tuple:
     return (int(r * 255), int(g * 255), int(b * 255))
 
 
-def load_classes(spec: str) -> ClassInfo:
+def load_classes(spec: str, *, allow_ignored_class: bool = False) -> ClassInfo:
     """Return the class list ``spec``: a built-in name (camvid, cityscapes, boxes) or a file.
 
-    Files are YAML or JSON with ``names``, optional ``colors`` and ``ignore_index``.
+    Files are YAML or JSON with ``names``, optional ``colors`` and ``ignore_index``; they are
+    checked by :func:`class_info_from_mapping` (unique non-empty string names, colours as integer
+    triples 0..255, an ignore index outside the class ids unless ``allow_ignored_class``).
 
     Raises:
         FileNotFoundError: If ``spec`` is neither a built-in name nor an existing file.
-        CheckpointError: If the file's content is invalid.
+        CheckpointError: Naming the file (and the line for YAML / JSON syntax errors) if it cannot
+            be read or parsed or its content is invalid.
     """
     if spec.lower() in BUILTIN:
         return BUILTIN[spec.lower()]
+    if os.path.isdir(spec):
+        raise CheckpointError(f'class file {spec!r} is a directory; give a classes YAML / JSON '
+                              f'file or a built-in class list ({", ".join(BUILTIN)})')
     if not os.path.isfile(spec):
         raise FileNotFoundError(
             f'--classes {spec!r}: not a built-in class list ({", ".join(BUILTIN)}) and no such '
             'file'
         )
-    with open(spec, encoding='utf-8') as f:
-        text = f.read()
+    try:
+        with open(spec, encoding='utf-8') as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f'{spec}: not a UTF-8 text file ({exc}); a class file is YAML or '
+                              'JSON text') from None
     if spec.endswith('.json'):
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f'{spec}, line {exc.lineno}, column {exc.colno}: invalid JSON '
+                                  f'({exc.msg}); fix the syntax') from None
     else:
         import yaml
 
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
+            at = f', line {mark.line + 1}, column {mark.column + 1}' if mark is not None else ''
+            problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+            raise CheckpointError(f'{spec}{at}: invalid YAML ({problem}); fix the syntax '
+                                  '(e.g. names: [background, box])') from None
     if not isinstance(data, Mapping):
-        raise CheckpointError(f'{spec}: expected a mapping with a names list')
-    return class_info_from_mapping(data, where=spec)
+        raise CheckpointError(f'{spec}: expected a mapping with a names list (names: [...], '
+                              f'optional colors, ignore_index), got {type(data).__name__}')
+    return class_info_from_mapping(data, where=spec, allow_ignored_class=allow_ignored_class)

@@ -242,6 +242,19 @@ def test_save_checkpoint_refuses_a_directory_and_leaves_no_tmp_file(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out', 'src.pth']
 
 
+def test_convert_cli_accepts_a_void_class_as_the_ignore_index(tmp_path):
+    """A third-party model may output a void class that is also its ignore index (CamVid's)."""
+    src = tmp_path / 'src.pth'
+    torch.save({'state_dict': randomize_bn(NtkhoaENet(3)).state_dict()}, src)
+    classes = tmp_path / 'classes.yaml'
+    classes.write_text('names: [background, box, void]\nignore_index: 2\n')
+    dst = tmp_path / 'out.pt'
+    assert cli(['convert', str(src), str(dst), '--classes', str(classes)]) == 0
+    _, meta = read_checkpoint(dst)
+    assert meta.classes.names == ('background', 'box', 'void')
+    assert meta.classes.ignore_index == 2
+
+
 def test_convert_cli_with_classes_file_and_preprocessing(tmp_path):
     src = tmp_path / 'src.pth'
     torch.save({'state_dict': randomize_bn(NtkhoaENet(3)).state_dict()}, src)

@@ -392,7 +392,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.labels:
             raise ValueError('--classes describes --labels; give --labels DIR too')
         from enet_ros.classes import load_classes
-        classes = load_classes(args.classes)
+        classes = load_classes(args.classes, allow_ignored_class=True)
     if args.labels and not os.path.isdir(args.labels):
         raise FileNotFoundError(f'label folder {args.labels} does not exist')
     start_ns = (int(args.stamp_start) * 1_000_000_000

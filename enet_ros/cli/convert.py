@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     from enet_ros.model.convert import convert_file, DEFAULT_PREPROCESSING
 
     check_output_file(args.dst, 'DST', 'model.pt')
-    classes = load_classes(args.classes) if args.classes else None
+    # A converted model may have a void output channel that is also its ignore index.
+    classes = load_classes(args.classes, allow_ignored_class=True) if args.classes else None
     model, meta = convert_file(args.src, args.layout, classes)
     meta.preprocessing = _preprocessing(args, DEFAULT_PREPROCESSING[meta.provenance['layout']])
     print(
