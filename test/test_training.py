@@ -18,6 +18,7 @@ import csv
 import math
 import os
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 
@@ -30,9 +31,10 @@ from enet_ros.inference import Segmenter
 from enet_ros.inference.preprocess import Normalizer, plan_resize, preprocess, to_batch_tensor
 from enet_ros.model.checkpoint import load_model, Preprocessing, read_checkpoint
 from enet_ros.training import ConfigError, enet_class_weights, load_config, train
+from enet_ros.training.config import MAX_SEED
 from enet_ros.training.dataset import (build_augmentation, class_pixel_counts, IGNORE_TARGET,
                                        PAD_LABEL, TrainingSet)
-from enet_ros.training.trainer import open_datasets_concat
+from enet_ros.training.trainer import open_datasets_concat, read_resume_state
 import numpy as np
 import pytest
 import torch
@@ -282,6 +284,134 @@ def test_resume_continues_from_the_saved_epoch(synth64, tmp_path):
     with open(split / 'log.csv', newline='') as f:
         epochs = [int(r['epoch']) for r in csv.DictReader(f) if r['val_miou']]
     assert epochs == [1, 2]
+
+
+@pytest.fixture(scope='module')
+def tiny_run(synth64, tmp_path_factory) -> Path:
+    """Train a one-iteration run with the largest allowed seed; copy it to change it."""
+    out = tmp_path_factory.mktemp('tiny') / 'run'
+    train(load_config(None, _overrides(synth64, out, epochs=1, seed=MAX_SEED,
+                                       **{'schedule.iters_per_epoch': 1})))
+    return out
+
+
+def _copy_run(run: Path, dest: Path) -> Path:
+    shutil.copytree(run, dest)
+    return dest
+
+
+def test_new_run_refuses_a_folder_holding_a_run_and_overwrite_replaces_it(
+        synth64, tiny_run, tmp_path, capsys):
+    """output= holding a run is refused; --overwrite removes that run's files and only those."""
+    out = _copy_run(tiny_run, tmp_path / 'run')
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    cfg = load_config(None, _overrides(synth64, out, epochs=1, **{'schedule.iters_per_epoch': 1}))
+    with pytest.raises(ValueError, match=r'output=.*run already holds a training run '
+                                         r'\(config\.yaml, log\.csv, resume\.pt, best\.pt, '
+                                         r'last\.pt\): give a '
+                                         r'new output=DIR, continue it with --resume .*, or add '
+                                         r'--overwrite'):
+        train(cfg)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    (out / 'notes.txt').write_text('mine')
+    (out / 'tb').mkdir()
+    (out / 'tb' / 'old.events').write_text('old')
+    (out / 'plots' / 'loss.png').write_text('old plot')
+    (out / 'plots' / 'mine.png').write_text('my plot')
+    argv = ['train', '--log-level', 'WARNING'] + _overrides(synth64, out, epochs=1,
+                                                            **{'schedule.iters_per_epoch': 1})
+    assert cli_main(argv) == 1
+    assert 'already holds a training run' in capsys.readouterr().err
+    assert cli_main(argv + ['--overwrite']) == 0
+    assert (out / 'notes.txt').read_text() == 'mine'
+    assert (out / 'plots' / 'mine.png').read_text() == 'my plot'
+    assert not (out / 'tb').exists() and not (out / 'plots' / 'loss.png').exists()
+    with open(out / 'log.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['epoch'] for r in rows] == ['1', '1']  # 1 iteration row + 1 epoch row, not appended
+    assert yaml.safe_load((out / 'config.yaml').read_text())['seed'] == 0
+
+
+def test_resume_refuses_another_output_folder_and_other_classes(synth64, tiny_run, tmp_path):
+    """A resumed run writes to its own folder and keeps its class list; nothing is written."""
+    run = _copy_run(tiny_run, tmp_path / 'A')
+    other = tmp_path / 'B'
+    log_before = (run / 'log.csv').read_bytes()
+    cfg = load_config(None, _overrides(synth64, other, epochs=2))
+    with pytest.raises(ValueError, match=r'--resume .*A continues the run in .*A, but output=.*B '
+                                         r'is another folder: a resumed run writes to its own '
+                                         r'folder \(leave output= unset'):
+        train(cfg, resume=str(run))
+    assert not other.exists()
+    classes = tmp_path / 'classes.yaml'
+    classes.write_text(yaml.safe_dump({'names': ['bg', 'box', 'edge']}))
+    cfg = load_config(None, _overrides(synth64, run, epochs=2, **{'data.classes': str(classes)}))
+    with pytest.raises(ValueError, match=r"that run trained on the classes \['background', 'box', "
+                                         r"'box_boundary'\], but the dataset has \['bg', 'box', "
+                                         r"'edge'\]: resume with the same class list"):
+        train(cfg, resume=str(run))
+    assert (run / 'log.csv').read_bytes() == log_before
+    assert read_resume_state(str(run))['class_names'] == list(BOXES.names)
+
+
+def test_resume_of_a_file_that_is_not_a_resume_state(tiny_run, tmp_path, capsys):
+    """Garbage, empty files and model checkpoints given to --resume are named clearly."""
+    expects = r'--resume expects a run folder written by enet-ros train, or the resume\.pt in it'
+    garbage = tmp_path / 'garbage.pt'
+    garbage.write_bytes(b'not a checkpoint at all')
+    with pytest.raises(ValueError, match=r'garbage\.pt: not a readable resume state '
+                                         r'\(UnpicklingError: .*\); ' + expects):
+        read_resume_state(str(garbage))
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    (empty / 'resume.pt').write_bytes(b'')
+    with pytest.raises(ValueError, match=r'resume\.pt: not a readable resume state \(EOFError: '
+                                         r'the file is empty or cut short\); ' + expects):
+        read_resume_state(str(empty))
+    best = str(tiny_run / 'best.pt')
+    with pytest.raises(ValueError, match=r'best\.pt: this is a model checkpoint \(like best\.pt '
+                                         r'/ last\.pt\), not a resume state; ' + expects):
+        read_resume_state(best)
+    assert cli_main(['train', '--resume', best]) == 1
+    assert 'this is a model checkpoint' in capsys.readouterr().err
+
+
+def test_output_file_and_malformed_config_are_named(synth64, tmp_path):
+    """output= naming a file, and a config file that is not valid YAML, are clear errors."""
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    cfg = load_config(None, _overrides(synth64, afile, epochs=1))
+    with pytest.raises(ValueError, match=r'output=.*afile is a file, not a folder'):
+        train(cfg)
+    broken = tmp_path / 'broken.yaml'
+    broken.write_text('seed: 1\nschedule: {epochs: [\n')
+    with pytest.raises(ConfigError, match=r'config file .*broken\.yaml: invalid YAML at line 3, '
+                                          r'column 1: .*; fix the file'):
+        load_config(str(broken))
+
+
+@pytest.mark.parametrize('override, message', [
+    ('data.limit_val=-1', r'data\.limit_val=-1 must be a whole number >= 1, or null \(no limit'),
+    ('data.limit_val=0', r'data\.limit_val=0 must be a whole number >= 1, or null \(no limit'),
+    ('data.limit_train=-2', r'data\.limit_train=-2 must be a whole number >= 1'),
+    ('seed=-1', r'seed=-1 must be in 0 \.\. 4294967295'),
+    ('seed=12345678901234567890', r'seed=12345678901234567890 must be in 0 \.\. 4294967295'),
+    ('threads=-1', r"threads=-1 must be >= 0 \(0: torch's default"),
+])
+def test_config_rejects_out_of_range_counts_and_seeds(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_overrides_may_follow_options(tiny_run, capsys):
+    """Overrides before and after options are all applied; --resume defaults output to its run."""
+    assert cli_main(['train', 'schedule.epochs=3', '--print-config', '--resume', str(tiny_run),
+                     'optim.lr=0.01']) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg['schedule']['epochs'] == 3 and cfg['optim']['lr'] == 0.01
+    assert cfg['output'] == str(tiny_run) and cfg['seed'] == MAX_SEED
+    assert cli_main(['train', '--print-config', 'seed=1', '--bogus', 'x=1']) == 1
+    assert 'unrecognized arguments: --bogus' in capsys.readouterr().err
 
 
 def _folder_dataset(root: Path, labels, names=('background', 'box')) -> Path:

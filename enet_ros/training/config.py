@@ -56,11 +56,11 @@ DEFAULT_AUGMENTATION: List[Dict[str, Any]] = [
 ]
 
 DEFAULTS: Dict[str, Any] = {
-    'seed': 0,                # python / numpy / torch seed; augmentation streams derive from it
+    'seed': 0,                # 0 .. 2**32 - 1: python / numpy / torch seed (augmentation too)
     'device': 'auto',         # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:N'
     'amp': True,              # mixed precision (torch.autocast + GradScaler), CUDA only
     'deterministic': False,   # torch.use_deterministic_algorithms(True)
-    'threads': 0,             # torch CPU threads (0: torch's default)
+    'threads': 0,             # torch CPU threads, >= 0 (0: torch's default)
     'workers': 2,             # DataLoader worker processes
     'output': 'runs/train',   # run folder: checkpoints, logs, plots
     'data': {
@@ -72,12 +72,12 @@ DEFAULTS: Dict[str, Any] = {
         'val_split': 'val',   # validation split
         'val_fraction': 0.0,  # > 0: hold this fraction of the training data out for validation
         'classes': None,      # class list: built-in name or YAML file (default: the dataset's)
-        'limit_train': None,  # use only the first N training samples
-        'limit_val': None,    # use only the first N validation samples
+        'limit_train': None,  # use only the first N >= 1 training samples (null: all)
+        'limit_val': None,    # use only the first N >= 1 validation samples (null: all)
     },
     'model': {
         'variant': 'paper',   # ENet layout (ENetArch defaults = the paper)
-        'num_classes': None,  # default: the number of class names
+        'num_classes': None,  # >= 1 (null: the number of class names)
         'init': None,         # enet_ros checkpoint to start from (fine-tuning)
     },
     'input': {
@@ -105,13 +105,13 @@ DEFAULTS: Dict[str, Any] = {
         'step_epochs': 100,        # step: multiply by step_gamma every step_epochs
         'step_gamma': 0.1,
         'warmup_iters': 0,         # linear warm-up from 0 over this many iterations
-        'iters_per_epoch': None,   # cap the iterations of an epoch (None: the whole dataset)
+        'iters_per_epoch': None,   # cap the iterations of an epoch, >= 1 (null: all data)
         'val_every': 1,            # validate every N epochs (and after the last)
     },
     'loss': {
         'class_weighting': 'enet',  # enet (1 / ln(c + p_class)), none, or a list of C weights
         'enet_c': 1.02,
-        'weight_samples': None,     # estimate p_class on N training labels (None: all)
+        'weight_samples': None,     # estimate p_class on N >= 1 training labels (null: all)
     },
     'log': {
         'every': 10,             # CSV / TensorBoard row every N iterations
@@ -123,6 +123,12 @@ DEFAULTS: Dict[str, Any] = {
 
 FREE_FORM = ('augmentation',)        # lists whose entries are not checked against DEFAULTS here
 LIST_OR_NONE = {('input', 'resolution'), ('loss', 'class_weighting')}
+MAX_SEED = 2 ** 32 - 1
+# Keys that are null or a count >= 1 (0 is refused: null is how to say "no limit").
+OPTIONAL_COUNTS = (('data', 'limit_train', 'no limit'), ('data', 'limit_val', 'no limit'),
+                   ('model', 'num_classes', 'the number of class names'),
+                   ('schedule', 'iters_per_epoch', 'the whole training set'),
+                   ('loss', 'weight_samples', 'all training labels'))
 
 
 class ConfigError(ValueError):
@@ -264,6 +270,33 @@ def _override_list_entry(config: Dict[str, Any], parts: List[str], text: str) ->
     node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
 
 
+def read_config_file(path: str) -> Dict[str, Any]:
+    """Read a training config file: a YAML mapping of sections (not yet checked against keys).
+
+    Raises:
+        FileNotFoundError: If ``path`` is not a file.
+        ConfigError: If the file is not valid YAML (naming the line and column) or not a mapping.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'config file {path!r} does not exist')
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
+        where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
+        problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+        raise ConfigError(f'config file {path}: invalid YAML{where}: {problem}; fix the file '
+                          '(a YAML mapping of sections, e.g. "schedule: {epochs: 10}")') from None
+    except UnicodeDecodeError:
+        raise ConfigError(f'config file {path}: not UTF-8 text; give a YAML file') from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f'{path}: a training config must be a YAML mapping of sections')
+    return dict(data)
+
+
 def load_config(path: Optional[str], overrides: Sequence[str] = ()) -> Dict[str, Any]:
     """Return the defaults, updated by the YAML file ``path`` (if given) and then ``overrides``.
 
@@ -271,16 +304,12 @@ def load_config(path: Optional[str], overrides: Sequence[str] = ()) -> Dict[str,
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        ConfigError: For an unknown key, a value of the wrong type or a file that is not a mapping.
+        ConfigError: For an unknown key, a value of the wrong type or out of range, or a file that
+            is not valid YAML or not a mapping.
     """
     config = default_config()
     if path is not None:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f'config file {path!r} does not exist')
-        with open(path, encoding='utf-8') as f:
-            data = yaml.safe_load(f) or {}
-        if not isinstance(data, Mapping):
-            raise ConfigError(f'{path}: a training config must be a YAML mapping of sections')
+        data = read_config_file(path)
         try:
             merge(config, data)
         except ConfigError as exc:
@@ -323,6 +352,18 @@ def validate(config: Mapping[str, Any]) -> None:
                              ('workers', config['workers'], 0)):
         if value < low:
             raise ConfigError(f'config key {path}={value} must be >= {low}')
+    if config['threads'] < 0:
+        raise ConfigError(f"config key threads={config['threads']} must be >= 0 (0: torch's "
+                          'default number of threads)')
+    if not 0 <= config['seed'] <= MAX_SEED:
+        raise ConfigError(f"config key seed={config['seed']} must be in 0 .. {MAX_SEED} "
+                          '(2**32 - 1)')
+    for section, key, meaning in OPTIONAL_COUNTS:
+        value = config[section][key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ConfigError(f'config key {section}.{key}={value!r} must be a whole number >= 1, '
+                              f'or null ({meaning})')
     if not 0.0 <= config['data']['val_fraction'] < 1.0:
         raise ConfigError(f'data.val_fraction={config["data"]["val_fraction"]} must be in [0, 1)')
     if config['optim']['lr'] <= 0:

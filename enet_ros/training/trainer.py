@@ -27,6 +27,10 @@ Files written to the run folder ``config['output']`` (by rank 0 only):
 * ``tb/``: TensorBoard events (skipped with a warning when tensorboard does not import);
 * ``plots/loss.png``, ``plots/miou.png``, ``plots/confusion.png``.
 
+A new run refuses a folder that already holds a run (any of ``config.yaml``, ``log.csv``,
+``resume.pt``, ``best.pt``, ``last.pt``) unless ``overwrite`` removes that run's files first; a
+resumed run writes to its own folder and needs the same class list.
+
 Reproducibility: python / NumPy / torch are seeded from ``seed``; each epoch's shuffling and the
 DataLoader workers' augmentation seeds derive from ``(seed, epoch, rank)``, so a resumed run sees
 the same data order as an uninterrupted one.
@@ -41,6 +45,7 @@ import math
 import os
 import platform
 import random
+import shutil
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -60,6 +65,16 @@ LOG = logging.getLogger(__name__)
 
 RESUME_FILE = 'resume.pt'
 CSV_FIELDS = ('epoch', 'iteration', 'loss', 'lr', 'val_miou', 'time_s')
+# Files whose presence marks a folder as holding a training run.
+RUN_MARKERS = ('config.yaml', 'log.csv', RESUME_FILE, 'best.pt', 'last.pt')
+# What a run writes (and ``overwrite`` removes): files, the TensorBoard folder and the plots.
+RUN_FILES = RUN_MARKERS + (RESUME_FILE + '.tmp', 'best.pt.tmp', 'last.pt.tmp')
+RUN_FOLDERS = ('tb',)
+RUN_PLOTS = ('loss.png', 'miou.png', 'confusion.png')
+# Keys of a resume state (``resume.pt``).
+RESUME_KEYS = ('epoch', 'iteration', 'wall_time_s', 'best_miou', 'num_classes', 'model',
+               'optimizer', 'scheduler', 'scaler', 'rng', 'history', 'iter_losses',
+               'class_weights', 'config')
 
 
 @dataclasses.dataclass
@@ -253,6 +268,9 @@ def open_datasets(cfg: Mapping[str, Any]) -> Tuple[SegmentationDataset,
         train = train.subset(range(min(int(d['limit_train']), len(train))))
     if val is not None and d['limit_val']:
         val = val.subset(range(min(int(d['limit_val']), len(val))))
+    if val is not None and len(val) == 0:
+        raise ValueError(f'the validation set ({val.name}) is empty: check data.val_root, '
+                         'data.val_split and data.limit_val')
     if val is not None and val.classes.names != train.classes.names:
         raise ValueError(f'validation classes {list(val.classes.names)} differ from the training '
                          f'classes {list(train.classes.names)}')
@@ -388,44 +406,171 @@ def _resume_path(resume: str) -> str:
     return path
 
 
+def resume_folder(resume: str) -> str:
+    """Return the run folder of ``--resume`` (the folder itself, or the folder of the file)."""
+    if os.path.isdir(resume):
+        return resume
+    return os.path.dirname(resume) or '.'
+
+
 def read_resume_state(resume: str) -> Dict[str, Any]:
     """Load a run's ``resume.pt`` (a run folder or the file itself).
 
     Raises:
         FileNotFoundError: If there is no resume state.
+        ValueError: If the file is not a resume state written by ``enet-ros train`` (unreadable,
+            empty, truncated, or a model checkpoint such as ``best.pt``); the message names it.
     """
-    return torch.load(_resume_path(resume), map_location='cpu', weights_only=True)
+    path = _resume_path(resume)
+    expects = (f'--resume expects a run folder written by enet-ros train, or the {RESUME_FILE} '
+               'in it')
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # UnpicklingError, EOFError, RuntimeError (zip), ...
+        if isinstance(exc, EOFError):
+            detail = 'the file is empty or cut short'
+        elif isinstance(exc, RuntimeError):
+            detail = (str(exc).strip().split('. ')[0].splitlines() or [''])[0][:160]
+        else:
+            detail = 'not a PyTorch file of tensors and plain containers'
+        raise ValueError(f'--resume {path}: not a readable resume state ({type(exc).__name__}: '
+                         f'{detail}); {expects}') from None
+    if isinstance(state, dict) and 'state_dict' in state:
+        raise ValueError(f'--resume {path}: this is a model checkpoint (like best.pt / last.pt), '
+                         f'not a resume state; {expects} (to start a new run from these '
+                         f'weights, use model.init={path} instead)')
+    missing = [k for k in RESUME_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f'--resume {path}: not a resume state (missing {", ".join(missing)}); '
+                         f'{expects}')
+    return state
 
 
-def train(cfg: Dict[str, Any], command: str = '', resume: Optional[str] = None) -> TrainResult:
+def _same_folder(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def existing_run_files(output: str) -> List[str]:
+    """Return the names of the files in ``output`` that mark it as holding a training run."""
+    return [name for name in RUN_MARKERS if os.path.exists(os.path.join(output, name))]
+
+
+def check_output(output: str, resume: Optional[str] = None, overwrite: bool = False) -> None:
+    """Check that the run folder ``output`` may be written, before any training work.
+
+    A new run needs a folder that does not hold another run (unless ``overwrite``); a resumed
+    run writes to the resumed run's own folder.
+
+    Args:
+        output: The run folder (config ``output``).
+        resume: The ``--resume`` folder or file, if resuming.
+        overwrite: Whether an existing run in ``output`` will be removed first.
+
+    Raises:
+        ValueError: If ``output`` is a file, holds another run (without ``overwrite``), or is not
+            the resumed run's folder, or if ``overwrite`` is combined with ``resume``.
+    """
+    if resume:
+        folder = resume_folder(resume)
+        if overwrite:
+            raise ValueError(f'--overwrite deletes the run that --resume {resume} continues: '
+                             'give one of them, not both')
+        if not _same_folder(output, folder):
+            raise ValueError(f'--resume {resume} continues the run in {folder}, but output='
+                             f'{output} is another folder: a resumed run writes to its own folder '
+                             f'(leave output= unset or set output={folder}); to start a new run '
+                             f'from its weights, use model.init={os.path.join(folder, "last.pt")} '
+                             'and a new output= instead of --resume')
+        return
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise ValueError(f'output={output} is a file, not a folder: give a folder path for the '
+                         'run (created if missing)')
+    found = existing_run_files(output) if os.path.isdir(output) else []
+    if found and not overwrite:
+        raise ValueError(f'output={output} already holds a training run ({", ".join(found)}): '
+                         f'give a new output=DIR, continue it with --resume {output}, or add '
+                         "--overwrite to delete that run's files first")
+
+
+def remove_run(output: str) -> List[str]:
+    """Delete the files a training run wrote in ``output`` (and nothing else); return them.
+
+    Removes the checkpoints, ``resume.pt``, ``log.csv``, ``config.yaml``, the ``tb/`` TensorBoard
+    folder and the plots (``plots/`` too when that leaves it empty).
+    """
+    removed = []
+    for name in RUN_FILES:
+        path = os.path.join(output, name)
+        if os.path.isfile(path) or os.path.islink(path):
+            os.remove(path)
+            removed.append(name)
+    for name in RUN_FOLDERS:
+        path = os.path.join(output, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+            removed.append(name + '/')
+    plots = os.path.join(output, 'plots')
+    for name in RUN_PLOTS:
+        path = os.path.join(plots, name)
+        if os.path.isfile(path):
+            os.remove(path)
+            removed.append(f'plots/{name}')
+    if os.path.isdir(plots) and not os.listdir(plots):
+        os.rmdir(plots)
+    return removed
+
+
+def _saved_class_names(state: Mapping[str, Any], resume: str) -> Optional[List[str]]:
+    """Return the class names a resumed run trained on (from resume.pt, else its last.pt)."""
+    if state.get('class_names') is not None:
+        return [str(n) for n in state['class_names']]
+    last = os.path.join(resume_folder(resume), 'last.pt')
+    if os.path.isfile(last):
+        try:
+            return list(read_checkpoint(last)[1].classes.names)
+        except Exception as exc:  # an unreadable last.pt: fall back to the class count check
+            LOG.warning('cannot read the class names of %s: %s', last, exc)
+    return None
+
+
+def train(cfg: Dict[str, Any], command: str = '', resume: Optional[str] = None,
+          overwrite: bool = False) -> TrainResult:
     """Train ENet as the configuration says (see :mod:`enet_ros.training.config`).
 
     Args:
         cfg: The resolved configuration (:func:`~enet_ros.training.config.load_config`).
         command: The command line, stored in the checkpoints' provenance.
         resume: A run folder or ``resume.pt`` to continue from (its completed epochs are skipped).
+            ``cfg['output']`` must be that run's folder.
+        overwrite: Remove an earlier run's files in ``cfg['output']`` (see :func:`remove_run`)
+            before writing; without it a folder holding a run is refused.
 
     Returns:
         The :class:`TrainResult`.
 
     Raises:
         ValueError: For bad config values, data problems (mismatched pairs, label values outside
-            the class list, empty datasets) or a resume state that does not fit.
+            the class list, empty datasets), an output folder that holds another run or is not
+            the resumed run's, or a resume state that is unreadable or does not fit (other
+            classes).
         FileNotFoundError: For missing data or resume files.
     """
     config_mod.validate(cfg)
+    check_output(cfg['output'], resume, overwrite)
+    state = read_resume_state(resume) if resume else None
     dist = _dist_from_env()
     device = resolve_device(cfg['device'], dist)
     if dist.active and not torch.distributed.is_initialized():
         torch.distributed.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     try:
-        return _train(cfg, command, resume, dist, device)
+        return _train(cfg, command, resume, state, overwrite, dist, device)
     finally:
         if dist.active and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
 
-def _train(cfg: Dict[str, Any], command: str, resume: Optional[str], dist: _Dist,
+def _train(cfg: Dict[str, Any], command: str, resume: Optional[str],
+           state: Optional[Dict[str, Any]], overwrite: bool, dist: _Dist,
            device: torch.device) -> TrainResult:
     from tqdm import tqdm
     seed = int(cfg['seed'])
@@ -444,6 +589,17 @@ def _train(cfg: Dict[str, Any], command: str, resume: Optional[str], dist: _Dist
     if num_classes != classes.num_classes:
         raise ValueError(f'model.num_classes={num_classes} but the class list has '
                          f'{classes.num_classes} names ({", ".join(classes.names)})')
+    if state is not None:
+        saved_names = _saved_class_names(state, resume)
+        if saved_names is not None and saved_names != list(classes.names):
+            raise ValueError(f'cannot resume {resume}: that run trained on the classes '
+                             f'{saved_names}, but the dataset has {list(classes.names)}: resume '
+                             'with the same class list (data.root / data.classes), or start a '
+                             'new run with a new output= (model.init=... to start from its '
+                             'weights)')
+        if state['num_classes'] != num_classes:
+            raise ValueError(f'cannot resume {resume}: that run has {state["num_classes"]} '
+                             f'classes, the config {num_classes}')
     batch = int(cfg['schedule']['batch_size'])
     per_rank = len(train_data) // dist.world
     if per_rank < batch:
@@ -457,9 +613,18 @@ def _train(cfg: Dict[str, Any], command: str, resume: Optional[str], dist: _Dist
     model.to(device)
 
     train_set = TrainingSet(train_data, prep, cfg['augmentation'], seed=seed)
-    state = read_resume_state(resume) if resume else None
+    if dist.active:
+        torch.distributed.barrier()  # every process checked the folder before rank 0 writes
     if dist.main:
-        os.makedirs(os.path.join(output, 'plots'), exist_ok=True)
+        if overwrite and os.path.isdir(output):
+            removed = remove_run(output)
+            if removed:
+                LOG.info('--overwrite: removed %s from %s', ', '.join(removed), output)
+        try:
+            os.makedirs(os.path.join(output, 'plots'), exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f'output={output}: cannot create the run folder ({exc.strerror}: '
+                             f'{exc.filename}); give a folder path that can be created') from None
         with open(os.path.join(output, 'config.yaml'), 'w', encoding='utf-8') as f:
             f.write(config_mod.dump(cfg))
     weights, counts = _class_weights(cfg, train_data, dist, progress) if state is None else (
@@ -483,9 +648,6 @@ def _train(cfg: Dict[str, Any], command: str, resume: Optional[str], dist: _Dist
     history: List[Dict[str, Any]] = []
     iter_losses: List[List[float]] = []
     if state is not None:
-        if state['num_classes'] != num_classes:
-            raise ValueError(f'cannot resume: the run has {state["num_classes"]} classes, the '
-                             f'config {num_classes}')
         load_state_dict_strict(model, state['model'])
         optimizer.load_state_dict(state['optimizer'])
         scheduler.load_state_dict(state['scheduler'])
@@ -601,7 +763,7 @@ def _train(cfg: Dict[str, Any], command: str, resume: Optional[str], dist: _Dist
             if improved:
                 save_checkpoint(best_path, model, meta)
             _save_resume(output, model, optimizer, scheduler, scaler, epoch + 1, iteration,
-                         elapsed, best, history, iter_losses, weights, counts, num_classes, cfg)
+                         elapsed, best, history, iter_losses, weights, counts, classes, cfg)
             if cfg['log']['plots']:
                 _plots(output, iter_losses, history, classes, last_cm)
             LOG.info('epoch %d/%d: loss %.4f%s (%.0f s)', epoch + 1, epochs, train_loss,
@@ -668,12 +830,13 @@ def _provenance(cfg: Mapping[str, Any], command: str, train_data: SegmentationDa
 
 def _save_resume(output: str, model: ENet, optimizer, scheduler, scaler, epoch: int,
                  iteration: int, elapsed: float, best: float, history, iter_losses,
-                 weights: Optional[np.ndarray], counts: Optional[List[int]], num_classes: int,
+                 weights: Optional[np.ndarray], counts: Optional[List[int]], classes: ClassInfo,
                  cfg: Mapping[str, Any]) -> None:
     """Write ``resume.pt`` atomically (plain containers and tensors: loads with weights_only)."""
     from enet_ros.model.checkpoint import _plain
     state = {'epoch': epoch, 'iteration': iteration, 'wall_time_s': elapsed, 'best_miou': best,
-             'num_classes': num_classes, 'model': model.state_dict(),
+             'num_classes': classes.num_classes, 'class_names': list(classes.names),
+             'model': model.state_dict(),
              'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
              'scaler': scaler.state_dict(), 'rng': _rng_state(), 'history': _plain(history),
              'iter_losses': iter_losses,
