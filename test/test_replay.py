@@ -308,6 +308,106 @@ def test_fast_replay_through_the_node_records_everything(synth_bag, weights, tmp
 
 
 @pytest.fixture(scope='module')
+def bag_30hz(tmp_path_factory):
+    """Return a 4-frame synth bag recorded at 30 Hz (frames 33 ms apart: depth slop is 50 ms)."""
+    root = tmp_path_factory.mktemp('synth_30hz')
+    out = subprocess.run([executable('enet-ros'), 'synth', '--out', str(root / 'data'),
+                          '--count', '4', '--seed', '3', '--size', '320x240', '--rate', '30',
+                          '--bag', str(root / 'bag')], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    return root / 'bag'
+
+
+def rewrite_bag(src, dst, colour_stamps=None):
+    """Copy bag ``src`` to ``dst`` (mcap), giving colour frame k the stamp colour_stamps[k]."""
+    from rosbags.highlevel import AnyReader
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import get_typestore, Stores
+    store = get_typestore(Stores.ROS2_JAZZY)
+    with AnyReader([Path(src)], default_typestore=store) as reader, \
+            Writer(dst, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        out, k = {}, 0
+        for conn, t, raw in reader.messages():
+            msg = reader.deserialize(raw, conn.msgtype)
+            if conn.topic == COLOR and colour_stamps is not None:
+                ns = colour_stamps[k]
+                msg.header.stamp = type(msg.header.stamp)(sec=ns // 10**9, nanosec=ns % 10**9)
+                k += 1
+            if conn.topic not in out:
+                out[conn.topic] = writer.add_connection(conn.topic, conn.msgtype, typestore=store)
+            writer.write(out[conn.topic], t, store.serialize_cdr(msg, conn.msgtype))
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(600)
+def test_fast_replay_pairs_each_30hz_frame_with_its_own_depth(bag_30hz, weights, tmp_path):
+    """The previous frame's depth (33 ms earlier) is not taken for a frame's own: no stall."""
+    report_path = tmp_path / 'r.json'
+    status, output = replay([bag_30hz, '--weights', weights, '--fast', '--frame-timeout', '20',
+                             '--param', 'num_threads:=1', '--report', report_path],
+                            domain_id(62))
+    assert status == 0, output
+    report = json.loads(report_path.read_text())
+    assert (report['frames_in'], report['frames_out']) == (4, 4), output
+    assert report['dropped'] == {'replay': 0, 'node': 0}
+    node = report['node_counts']
+    assert node['received'] == 4 and node['processed'] >= 4 and node['depth_unmatched'] == 0
+    assert report['latency_ms']['p99'] < 20_000 and 'counted as lost' not in output
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(600)
+def test_stale_metadata_counts_and_duplicate_stamps_lose_no_frame_silently(
+        bag_30hz, weights, tmp_path):
+    """metadata.yaml listing fewer frames does not cut the replay; a repeated stamp is counted."""
+    import yaml
+    stamps = [stamp(m) for _, m in read_bag(bag_30hz)[COLOR]]
+    bag = tmp_path / 'bag'
+    rewrite_bag(bag_30hz, bag, colour_stamps=[stamps[0], stamps[1], stamps[1], stamps[3]])
+    meta_path = bag / 'metadata.yaml'
+    meta = yaml.safe_load(meta_path.read_text())
+    for entry in meta['rosbag2_bagfile_information']['topics_with_message_count']:
+        if entry['topic_metadata']['name'] == COLOR:
+            assert entry['message_count'] == 4
+            entry['message_count'] = 2                      # out of date: 2 of the 4 frames
+    meta_path.write_text(yaml.safe_dump(meta))
+    report_path = tmp_path / 'r.json'
+    status, output = replay([bag, '--weights', weights, '--fast', '--frame-timeout', '20',
+                             '--param', 'num_threads:=1', '--report', report_path],
+                            domain_id(63))
+    assert status == 0, output
+    assert 'metadata.yaml of the bag lists 2 colour frames' in output
+    assert 'but 4 were read' in output
+    assert 'a second colour frame with stamp' in output and 'counted as dropped' in output
+    report = json.loads(report_path.read_text())
+    assert (report['frames_in'], report['frames_out']) == (4, 3), output
+    assert report['dropped']['replay'] == 1 and report['node_counts']['received'] == 3
+
+
+def test_impossible_output_paths_fail_before_the_replay(bag_30hz, tmp_path):
+    """Output paths and options are checked up front (a bad one must not lose a finished run)."""
+    (tmp_path / 'afile').write_text('x')
+    (tmp_path / 'adir').mkdir()
+    (tmp_path / 'bad.yaml').write_text('enet:\n  ros__parameters: {use_depth: [\n')
+    bag = tmp_path / 'nobag'
+    cases = [(['--report', tmp_path / 'adir'], 'is a directory, expected a file name'),
+             (['--report', tmp_path / 'afile' / 'r.json'], 'is a file, not a folder'),
+             (['--record', tmp_path / 'afile' / 'rec'], 'is a file, not a folder'),
+             (['--node-log', tmp_path / 'adir'], 'is a directory, expected a file name'),
+             (['--export-frames', tmp_path / 'afile'], 'is a file, expected an output folder'),
+             (['--node-name', 'bad-name'], 'is not a valid ROS node name')]
+    for extra, message in cases:
+        status, output = replay([bag, '--fast'] + extra, domain_id(64), timeout=120)
+        assert status == 1 and message in output and 'Traceback' not in output, (extra, output)
+    # The params file is read with the bag (before the node starts).
+    status, output = replay([bag_30hz, '--fast', '--params', tmp_path / 'bad.yaml'],
+                            domain_id(64), timeout=120)
+    assert status == 1 and 'line 3, column 1: invalid YAML' in output, output
+    assert 'Traceback' not in output and 'starting the node' not in output
+
+
+@pytest.fixture(scope='module')
 def oracle_node(tmp_path_factory):
     """Start an oracle node (segmenter = ground truth, box outputs) for an mcap synth bag."""
     root = tmp_path_factory.mktemp('oracle')

@@ -100,8 +100,19 @@ def run(args: argparse.Namespace) -> int:
     """Replay, print the report, write it; return 0, or 1 when no frame got an answer."""
     from enet_ros.ros import dds
     dds.apply_large_image_profile()  # before rclpy is initialised in this process
+    from enet_ros.cli.common import check_output_dir, check_output_file
     from enet_ros.replay_report import print_report, write_report
     from enet_ros.ros.replay import Replayer, ReplayOptions
+
+    # Output paths are checked before the replay: a bad one must not lose a finished run.
+    if args.report:
+        check_output_file(args.report, '--report', 'report.json')
+    if args.node_log:
+        check_output_file(args.node_log, '--node-log', 'node.log')
+    if args.record and not os.path.exists(args.record):
+        check_output_file(args.record, '--record', 'recorded')   # the folder's parent
+    if args.export_frames:
+        check_output_dir(args.export_frames, '--export-frames')
 
     options = ReplayOptions(
         bag=args.bag, weights=args.weights, params_files=args.params, node_params=args.param,

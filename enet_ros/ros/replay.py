@@ -57,6 +57,7 @@ import logging
 import math
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,10 @@ _NS = 1_000_000_000
 
 
 # --------------------------------------------------------------------------- options and plan
+
+
+# ROS 2 node names (rcl's validation): letters, digits, underscores; no leading digit.
+_NODE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 
 
 @dataclasses.dataclass
@@ -185,6 +190,10 @@ class ReplayOptions:
         if self.record and os.path.exists(self.record):
             raise ValueError(f'--record {self.record} exists; remove it or choose another '
                              'folder')
+        if not _NODE_NAME.fullmatch(self.node_name or ''):
+            raise ValueError(f'--node-name {self.node_name!r} is not a valid ROS node name: '
+                             'letters, digits and underscores, not starting with a digit '
+                             '(e.g. enet)')
         parse_remaps(self.remaps)
         for item in self.node_params:
             if ':=' not in item:
@@ -240,12 +249,22 @@ def params_file_value(paths: Sequence[str], name: str, node_name: str = 'enet') 
 
     Returns:
         The value, or None when no file sets it.
+
+    Raises:
+        ValueError: If a file is not valid YAML (naming it and the line).
     """
     import yaml
     value = None
     for path in paths:
-        with open(path, encoding='utf-8') as f:
-            doc = yaml.safe_load(f) or {}
+        try:
+            with open(path, encoding='utf-8') as f:
+                doc = yaml.safe_load(f) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, 'problem_mark', None)
+            where = f', line {mark.line + 1}, column {mark.column + 1}' if mark else ''
+            raise ValueError(f'params file {path}{where}: invalid YAML '
+                             f'({getattr(exc, "problem", None) or exc}); fix the file (ROS 2 '
+                             'parameter YAML: enet: {ros__parameters: {...}})') from None
         for key, section in _parameter_sections(doc):
             parts = [p for p in str(key).split('/') if p]
             if parts and parts[-1] not in (node_name, '**', '*'):
@@ -1062,6 +1081,9 @@ class Replayer:
         t0_wall = 0.0
         colour_count = 0
         last_colour_ns = 0
+        # Only --limit stops the replay early: the message counts of metadata.yaml (plan.frames,
+        # the progress bar's total) may be out of date, and frames beyond them must not be lost.
+        limit = opts.limit
         for connection, log_ns, raw in reader.messages(connections=connections):
             topic = connection.topic
             if topic in (plan.gt, plan.gt_mask):
@@ -1070,20 +1092,23 @@ class Replayer:
             if opts.fast:
                 while held and self._ready(held[0], log_ns):
                     self._flush_fast(held.pop(0))
-                if colour_count >= plan.frames and not held:
+                if limit is not None and colour_count >= limit and not held:
                     break
             else:
                 if t0_bag is None:
                     t0_bag, t0_wall = log_ns, time.monotonic()
-                if colour_count >= plan.frames and log_ns > last_colour_ns + _NS // 2:
+                if limit is not None and colour_count >= limit and \
+                        log_ns > last_colour_ns + _NS // 2:
                     break  # --limit reached: the rest of the bag is not played
             if topic == plan.colour:
-                if colour_count >= plan.frames:
+                if limit is not None and colour_count >= limit:
                     continue
                 frame = self._new_frame(reader, connection, raw, log_ns, colour_count)
                 colour_count += 1
                 last_colour_ns = log_ns
-                if opts.fast:
+                if frame.lost:                          # a duplicate stamp: not replayed
+                    self._bar.update(1)
+                elif opts.fast:
                     held.append(frame)
                 else:
                     self._pace(t0_bag, t0_wall, log_ns)
@@ -1109,6 +1134,11 @@ class Replayer:
                     self._flush_fast(held.pop(0))
         while held:
             self._flush_fast(held.pop(0))
+        if colour_count != plan.frames:
+            LOG.warning('the metadata.yaml of the bag lists %d colour frames on %s%s, but %d were '
+                        'read and replayed: its message counts are out of date (re-index the bag '
+                        'to fix them)', plan.frames, plan.colour,
+                        '' if limit is None else f' (--limit {limit})', colour_count)
 
     def _prime_camera_info(self, reader: Any) -> None:
         """Publish the bag's first camera_info before any frame.
@@ -1152,7 +1182,8 @@ class Replayer:
     def _ready(self, frame: _Frame, log_ns: int) -> bool:
         """Whether a held colour frame can be published (``fast`` mode).
 
-        It can once its depth (stamp within 50 ms) has been published, and its camera_info
+        It can once its depth (the nearest stamp within 50 ms, once a depth at or after its
+        stamp or 50 ms of the bag have gone by) has been published, and its camera_info
         (same stamp, or any earlier one once the bag has moved 50 ms past the frame); or once
         the bag has moved 0.5 s past it (its depth is missing: the node will not answer).
         """
@@ -1160,11 +1191,18 @@ class Replayer:
         if log_ns > frame.log_ns + int(0.5 * _NS):
             return True
         if self.plan.depth:
-            match = [d for s, d in self._depth_published.items()
-                     if abs(s - frame.stamp_ns) <= slop]
-            if not match:
+            near = [(abs(s - frame.stamp_ns), s) for s in self._depth_published
+                    if abs(s - frame.stamp_ns) <= slop]
+            if not near:
                 return False
-            frame.depth_raw = match[0]
+            # Its own depth: the nearest stamp. At 30 Hz the previous frame's depth (33 ms
+            # earlier) is within the slop too; wait until a depth at or after the frame's stamp
+            # is out (or the bag has moved the slop past the frame), so a nearer one cannot
+            # still come.
+            if log_ns <= frame.log_ns + slop and not any(
+                    s >= frame.stamp_ns for s in self._depth_published):
+                return False
+            frame.depth_raw = self._depth_published[min(near)[1]]
         if self.plan.camera_info:
             if self._info_stamp is None:
                 return False
@@ -1205,7 +1243,11 @@ class Replayer:
                             exc)
         with self._cond:
             if stamp in self._frames:
-                LOG.warning('two colour frames with stamp %d ns: the second is skipped', stamp)
+                # The node's outputs carry the stamp: a second frame of one stamp could not be
+                # told from the first. It is not published, and the report counts it as dropped.
+                LOG.warning('frame %d: a second colour frame with stamp %d ns is not replayed '
+                            '(counted as dropped): give every frame its own stamp', index, stamp)
+                frame.lost = True
             else:
                 self._frames[stamp] = frame
             self._order.append(frame)
