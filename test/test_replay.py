@@ -109,6 +109,47 @@ def test_plan_follows_the_params_file_and_reports_missing_topics(tmp_path):
         ReplayOptions(bag='b', rate=0).validate()
 
 
+def test_plan_refuses_wrong_topic_types_and_a_mistyped_depth_topic():
+    """Depth / camera_info of another type, or a named depth topic that is absent, are errors."""
+    swapped = conns((COLOR, 'sensor_msgs/msg/Image', 5), (INFO, 'sensor_msgs/msg/Image', 5),
+                    (DEPTH, 'sensor_msgs/msg/CameraInfo', 5))
+    with pytest.raises(ValueError, match=r'the depth topic .* is sensor_msgs/msg/CameraInfo, not '
+                                         r'sensor_msgs/msg/Image'):
+        plan_inputs(swapped, ReplayOptions(bag='b'))
+    with pytest.raises(ValueError, match=r'the camera_info topic .* is sensor_msgs/msg/Image, '
+                                         r'not sensor_msgs/msg/CameraInfo'):
+        plan_inputs(swapped, ReplayOptions(bag='b', use_depth=False))
+    with pytest.raises(ValueError, match=r'--depth-topic /camera/depth/image_rect_raw is not in '
+                                         r'the bag; its topics: .*Fix the name, or give '
+                                         r'--no-depth'):
+        plan_inputs(REALSENSE, ReplayOptions(bag='b', depth_topic='/camera/depth/image_rect_raw'))
+    plan = plan_inputs(REALSENSE, ReplayOptions(bag='b', depth_topic='/camera/depth/x',
+                                                use_depth=False))      # explicit colour only
+    assert not plan.use_depth
+
+
+def test_a_bag_damaged_further_in_is_a_clear_error():
+    """An error of the bag reader mid-way names the bag and the count read; others pass."""
+    from enet_ros.ros.replay import _read_messages
+
+    class DamagedReader:
+        def messages(self, connections):
+            yield 'm0'
+            yield 'm1'
+            raise OSError('database disk image is malformed')
+
+    got = []
+    with pytest.raises(RuntimeError, match=r'cannot read b\.db3 after 2 messages: the bag is '
+                                           r'damaged \(OSError: database disk image is '
+                                           r'malformed\)'):
+        for item in _read_messages(DamagedReader(), [], 'b.db3'):
+            got.append(item)
+    assert got == ['m0', 'm1']
+    with pytest.raises(KeyError):                       # the replay's own errors are not hidden
+        for _ in _read_messages(DamagedReader(), [], 'b.db3'):
+            raise KeyError('mine')
+
+
 def test_node_command_order_and_remaps(tmp_path):
     """Files first, then the replay's settings, extra params, and the weights last."""
     params = tmp_path / 'p.yaml'

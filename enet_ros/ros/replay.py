@@ -336,7 +336,8 @@ def plan_inputs(connections: Sequence[Any], options: ReplayOptions) -> InputPlan
 
     Raises:
         ValueError: The colour topic (raw or compressed, as asked) is missing or has the wrong
-            type, or depth is required but missing; the message lists the bag's topics.
+            type, depth is required but missing, a depth topic given by name is missing, or the
+            depth / camera_info topic has the wrong type; the message lists the bag's topics.
     """
     topics: Dict[str, Tuple[str, int]] = {}
     for c in connections:
@@ -362,13 +363,26 @@ def plan_inputs(connections: Sequence[Any], options: ReplayOptions) -> InputPlan
     if use_depth is None:
         from_file = params_file_value(options.params_files, 'use_depth', options.node_name)
         use_depth = bool(from_file) if from_file is not None else options.depth_topic in topics
+    if (options.use_depth is None and options.depth_topic != TOPIC_DEPTH
+            and options.depth_topic not in topics):
+        # A depth topic given by name but absent is a typo, not a wish for colour only.
+        raise ValueError(f'--depth-topic {options.depth_topic} is not in the bag; its topics: '
+                         f'{listing}. Fix the name, or give --no-depth')
     if use_depth and options.depth_topic not in topics:
         raise ValueError(f'use_depth is set but the bag has no {options.depth_topic}; its '
                          f'topics: {listing}. Give --depth-topic, or --no-depth')
+    if use_depth and topics[options.depth_topic][0] != TYPE_IMAGE:
+        raise ValueError(f'the depth topic {options.depth_topic} is '
+                         f'{topics[options.depth_topic][0]}, not {TYPE_IMAGE}; its topics: '
+                         f'{listing}. Give the aligned depth image with --depth-topic')
     info = options.camera_info_topic if options.camera_info_topic in topics else None
     if info is None:
         LOG.warning('the bag has no %s: the node gets no camera_info (no box poses)',
                     options.camera_info_topic)
+    elif topics[info][0] != TYPE_CAMERA_INFO:
+        raise ValueError(f'the camera_info topic {info} is {topics[info][0]}, not '
+                         f'{TYPE_CAMERA_INFO}; its topics: {listing}. Give the colour camera '
+                         'info with --camera-info-topic')
     remaps = parse_remaps(options.remaps)
     selected = [t for t in (colour, info, options.depth_topic if use_depth else None) if t]
     published = {t: remaps.get(t, t) for t in selected}
@@ -631,6 +645,27 @@ class NodeProcess:
             self._log.close()
             self._log = None
         return status
+
+
+def _read_messages(reader: Any, connections: Sequence[Any], bag: str) -> Any:
+    """Yield ``reader.messages(connections=...)``; a damaged bag raises a clear RuntimeError.
+
+    Only the reader's own errors (a database or chunk that is corrupt further in) are turned
+    into the message; errors of the replay itself pass through unchanged.
+    """
+    messages = iter(reader.messages(connections=connections))
+    count = 0
+    while True:
+        try:
+            item = next(messages)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: B902 - sqlite3/apsw, mcap and rosbags errors alike
+            raise RuntimeError(f'cannot read {bag} after {count} messages: the bag is damaged '
+                               f'({type(exc).__name__}: {exc}); re-record or repair it (e.g. ros2 '
+                               'bag reindex), or replay the part before with --limit') from None
+        count += 1
+        yield item
 
 
 # --------------------------------------------------------------------------- frame state
@@ -1084,7 +1119,7 @@ class Replayer:
         # Only --limit stops the replay early: the message counts of metadata.yaml (plan.frames,
         # the progress bar's total) may be out of date, and frames beyond them must not be lost.
         limit = opts.limit
-        for connection, log_ns, raw in reader.messages(connections=connections):
+        for connection, log_ns, raw in _read_messages(reader, connections, opts.bag):
             topic = connection.topic
             if topic in (plan.gt, plan.gt_mask):
                 self._store_gt(reader, connection, raw)
