@@ -261,9 +261,9 @@ def load_classes(spec: str, *, allow_ignored_class: bool = False) -> ClassInfo:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
-            at = f', line {mark.line + 1}, column {mark.column + 1}' if mark is not None else ''
-            problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+            from enet_ros.yaml_errors import yaml_error_location
+            location, problem = yaml_error_location(exc)
+            at = f', {location}' if location else ''
             raise CheckpointError(f'{spec}{at}: invalid YAML ({problem}); fix the syntax '
                                   '(e.g. names: [background, box])') from None
     if not isinstance(data, Mapping):

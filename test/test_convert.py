@@ -242,12 +242,19 @@ def test_save_checkpoint_refuses_a_directory_and_leaves_no_tmp_file(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out', 'src.pth']
 
 
-def test_convert_cli_accepts_a_void_class_as_the_ignore_index(tmp_path):
-    """A third-party model may output a void class that is also its ignore index (CamVid's)."""
+def _three_class_source(tmp_path, classes_yaml):
+    """Write a 3-class ntkhoa-layout source checkpoint and a classes file; return both paths."""
     src = tmp_path / 'src.pth'
     torch.save({'state_dict': randomize_bn(NtkhoaENet(3)).state_dict()}, src)
     classes = tmp_path / 'classes.yaml'
-    classes.write_text('names: [background, box, void]\nignore_index: 2\n')
+    classes.write_text(classes_yaml)
+    return src, classes
+
+
+def test_convert_cli_accepts_a_void_class_as_the_ignore_index(tmp_path):
+    """A third-party model may output a void class that is also its ignore index (CamVid's)."""
+    src, classes = _three_class_source(tmp_path, 'names: [background, box, void]\n'
+                                                 'ignore_index: 2\n')
     dst = tmp_path / 'out.pt'
     assert cli(['convert', str(src), str(dst), '--classes', str(classes)]) == 0
     _, meta = read_checkpoint(dst)
@@ -256,10 +263,8 @@ def test_convert_cli_accepts_a_void_class_as_the_ignore_index(tmp_path):
 
 
 def test_convert_cli_with_classes_file_and_preprocessing(tmp_path):
-    src = tmp_path / 'src.pth'
-    torch.save({'state_dict': randomize_bn(NtkhoaENet(3)).state_dict()}, src)
-    classes = tmp_path / 'classes.yaml'
-    classes.write_text('names: [background, box, edge]\ncolors: [[0,0,0],[255,0,0],[0,255,0]]\n')
+    src, classes = _three_class_source(
+        tmp_path, 'names: [background, box, edge]\ncolors: [[0,0,0],[255,0,0],[0,255,0]]\n')
     dst = tmp_path / 'out.pt'
     rc = cli(
         [

@@ -173,31 +173,27 @@ def test_class_file_ignore_index_not_an_id_is_refused(tmp_path, value):
         load_classes(path)
 
 
-@pytest.mark.parametrize('names, message', [
-    ('[bg, box, box]', r"class name 'box' appears twice \(names\[1\] and names\[2\]\)"),
-    ('[bg, null]', r'names\[1\] is None; every class name must be a non-empty string'),
-    ("[bg, '']", r"names\[1\] is ''; every class name must be a non-empty string"),
-    ('[1, box]', r'names\[0\] is 1; every class name must be a non-empty string'),
-    ('box', r"needs a non-empty 'names' list"),
+@pytest.mark.parametrize('text, message', [
+    # names: duplicate, null, empty, not a string, not a list
+    ('names: [bg, box, box]', r"class name 'box' appears twice \(names\[1\] and names\[2\]\)"),
+    ('names: [bg, null]', r'names\[1\] is None; every class name must be a non-empty string'),
+    ("names: [bg, '']", r"names\[1\] is ''; every class name must be a non-empty string"),
+    ('names: [1, box]', r'names\[0\] is 1; every class name must be a non-empty string'),
+    ('names: box', r"needs a non-empty 'names' list"),
+    # colours: not integer triples 0..255, or not one per name
+    ('colors: red', r"'colors' is 'red'; it must be a list of \[r, g, b\] triples"),
+    ('colors: [[0, 0, 0], [300, -1, 0], [1, 2, 3]]',
+     r'colors\[1\] is \[300, -1, 0\]; each colour'),
+    ('colors: [[0, 0], [1, 2, 3], [4, 5, 6]]', r'colors\[0\] is \[0, 0\]; each colour'),
+    ('colors: [[0, 0, 0], [1.5, 2, 3], [4, 5, 6]]', r'colors\[1\] is \[1\.5, 2, 3\]; each colour'),
+    ('colors: [red, green, blue]', r"colors\[0\] is 'red'; each colour"),
+    ('colors: [[0, 0, 0], [1, 2, 3]]', r"3 class names but 2 'colors'"),
 ])
-def test_class_file_bad_names_are_refused(tmp_path, names, message):
-    """Duplicate, null, empty and non-string class names are refused, naming the file."""
-    path = _write_classes(tmp_path, f'names: {names}\n')
-    with pytest.raises(ValueError, match=r'classes\.yaml: ' + message):
-        load_classes(path)
-
-
-@pytest.mark.parametrize('colors, message', [
-    ('red', r"'colors' is 'red'; it must be a list of \[r, g, b\] triples"),
-    ('[[0, 0, 0], [300, -1, 0], [1, 2, 3]]', r'colors\[1\] is \[300, -1, 0\]; each colour'),
-    ('[[0, 0], [1, 2, 3], [4, 5, 6]]', r'colors\[0\] is \[0, 0\]; each colour'),
-    ('[[0, 0, 0], [1.5, 2, 3], [4, 5, 6]]', r'colors\[1\] is \[1\.5, 2, 3\]; each colour'),
-    ('[red, green, blue]', r"colors\[0\] is 'red'; each colour"),
-    ('[[0, 0, 0], [1, 2, 3]]', r"3 class names but 2 'colors'"),
-])
-def test_class_file_bad_colors_name_the_entry(tmp_path, colors, message):
-    """Colours that are not integer triples 0..255 name the file and the bad entry."""
-    path = _write_classes(tmp_path, f'names: [bg, box, edge]\ncolors: {colors}\n')
+def test_class_file_bad_names_and_colors_name_the_entry(tmp_path, text, message):
+    """Bad names (duplicate, null, empty, non-string) or colours name the file and the entry."""
+    if not text.startswith('names:'):
+        text = 'names: [bg, box, edge]\n' + text
+    path = _write_classes(tmp_path, text + '\n')
     with pytest.raises(ValueError, match=r'classes\.yaml: ' + message):
         load_classes(path)
 

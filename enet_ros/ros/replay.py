@@ -68,6 +68,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from enet_ros.replay_report import (Box3D, BoxScorer, build_report, FrameRecord,
                                     SegmentationScorer)
 from enet_ros.ros import bag_io
+from enet_ros.yaml_errors import yaml_error_location
 import numpy as np
 
 LOG = logging.getLogger(__name__)
@@ -260,11 +261,10 @@ def params_file_value(paths: Sequence[str], name: str, node_name: str = 'enet') 
             with open(path, encoding='utf-8') as f:
                 doc = yaml.safe_load(f) or {}
         except yaml.YAMLError as exc:
-            mark = getattr(exc, 'problem_mark', None)
-            where = f', line {mark.line + 1}, column {mark.column + 1}' if mark else ''
-            raise ValueError(f'params file {path}{where}: invalid YAML '
-                             f'({getattr(exc, "problem", None) or exc}); fix the file (ROS 2 '
-                             'parameter YAML: enet: {ros__parameters: {...}})') from None
+            location, problem = yaml_error_location(exc)
+            where = f', {location}' if location else ''
+            raise ValueError(f'params file {path}{where}: invalid YAML ({problem}); fix the file '
+                             '(ROS 2 parameter YAML: enet: {ros__parameters: {...}})') from None
         for key, section in _parameter_sections(doc):
             parts = [p for p in str(key).split('/') if p]
             if parts and parts[-1] not in (node_name, '**', '*'):

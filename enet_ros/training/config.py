@@ -35,6 +35,7 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from enet_ros.yaml_errors import yaml_error_location
 import yaml
 
 # The default augmentation: flips, small rotation / scale / shift, a crop to the training size,
@@ -283,9 +284,8 @@ def read_config_file(path: str) -> Dict[str, Any]:
         with open(path, encoding='utf-8') as f:
             data = yaml.safe_load(f)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
-        where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
-        problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+        location, problem = yaml_error_location(exc)
+        where = f' at {location}' if location else ''
         raise ConfigError(f'config file {path}: invalid YAML{where}: {problem}; fix the file '
                           '(a YAML mapping of sections, e.g. "schedule: {epochs: 10}")') from None
     except UnicodeDecodeError:
